@@ -1,0 +1,197 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Environ, FileWrapperFactory, WsgiErrors, WsgiInput } from '../types/protocol.js'
+import { FST_WSGI_BAD_REQUEST } from './errors.js'
+
+/** What the environ builder needs from the plugin options, resolved once at registration. */
+export interface EnvironSettings {
+  serverSoftware: string
+  pathEncoding: 'latin1' | 'utf8'
+  dropUnderscoreHeaders: boolean
+  baseEnviron: Record<string, unknown> | null
+  multiprocess: boolean
+  fileWrapper: FileWrapperFactory
+}
+
+/** The request target split the way PEP 3333 needs it, from the raw URL. */
+export interface RequestTarget {
+  /** Path as sent, percent-encoded, without query or fragment. */
+  path: string
+  /** Raw query string, without `?`. */
+  query: string
+  /** Path and query as sent (REQUEST_URI). */
+  uri: string
+}
+
+/**
+ * Splits a raw request target. Node leaves a `#fragment` in `req.url`, and an
+ * absolute-form target (`http://host/p`) carries its authority: neither may
+ * reach PATH_INFO.
+ */
+export function splitTarget (url: string): RequestTarget {
+  let start = 0
+  if (url.charCodeAt(0) !== 0x2f) {
+    const scheme = url.indexOf('://')
+    if (scheme !== -1) {
+      const slash = url.indexOf('/', scheme + 3)
+      start = slash === -1 ? url.length : slash
+    }
+  }
+  let end = url.indexOf('#', start)
+  if (end === -1) end = url.length
+  const question = url.indexOf('?', start)
+  const pathEnd = question === -1 || question > end ? end : question
+  const path = start === pathEnd ? '/' : url.slice(start, pathEnd)
+  return {
+    path,
+    query: pathEnd === end ? '' : url.slice(pathEnd + 1, end),
+    uri: start === pathEnd ? '/' + url.slice(pathEnd, end) : url.slice(start, end)
+  }
+}
+
+function hexValue (code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30
+  const lower = code | 0x20
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10
+  return -1
+}
+
+/**
+ * Percent-decodes a path with each byte mapped to one character, as wsgiref's
+ * `unquote(path, 'iso-8859-1')` (checklist B3): nothing is lost, and an
+ * invalid escape stays as it was.
+ */
+export function unquoteLatin1 (path: string): string {
+  let percent = path.indexOf('%')
+  if (percent === -1) return path
+  let out = ''
+  let copied = 0
+  while (percent !== -1) {
+    const high = hexValue(path.charCodeAt(percent + 1))
+    const low = high === -1 ? -1 : hexValue(path.charCodeAt(percent + 2))
+    if (low !== -1) {
+      out += path.slice(copied, percent) + String.fromCharCode(high * 16 + low)
+      copied = percent + 3
+    }
+    percent = path.indexOf('%', low === -1 ? percent + 1 : percent + 3)
+  }
+  return out + path.slice(copied)
+}
+
+/** Re-reads a latin-1 (one char per byte) string as UTF-8 text, for `pathEncoding: 'utf8'`. */
+function latin1ToUtf8 (text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return Buffer.from(text, 'latin1').toString('utf8')
+  }
+  return text
+}
+
+// Header names arrive in a handful of spellings; remember each one's environ key.
+const environKeys = new Map<string, string | null>()
+const ENVIRON_KEY_CACHE_LIMIT = 1000
+
+/** `HTTP_*` key of a request header name, or null when the header is dropped or is not an HTTP_ key. */
+function environKey (name: string, dropUnderscore: boolean): string | null {
+  let key = environKeys.get(name)
+  if (key === undefined) {
+    const lower = name.toLowerCase()
+    // HTTP/2 pseudo-headers (:path, :authority...) are already in the CGI keys.
+    key = lower === 'content-type' || lower === 'content-length' || lower.charCodeAt(0) === 0x3a
+      ? null
+      : 'HTTP_' + lower.toUpperCase().replaceAll('-', '_')
+    if (environKeys.size < ENVIRON_KEY_CACHE_LIMIT) environKeys.set(name, key)
+  }
+  // B5: a name with `_` would collide with its `-` twin after the mapping (header spoofing).
+  if (dropUnderscore && key !== null && name.includes('_')) return null
+  return key
+}
+
+/**
+ * Copies the request headers into the environ (checklist B4, B5): repeats are
+ * joined with `,` (cookies with `; `), Content-Type and Content-Length go to
+ * their CGI keys. Duplicate Host or Content-Type headers make the request
+ * ambiguous and are refused (RFC 9112 §3.2).
+ */
+function addHeaders (environ: Environ, rawHeaders: string[], dropUnderscore: boolean): void {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]
+    const value = rawHeaders[i + 1]
+    const key = environKey(name, dropUnderscore)
+    if (key === null) {
+      if (name.length === 12 && name.toLowerCase() === 'content-type') {
+        if (environ.CONTENT_TYPE !== undefined) throw new FST_WSGI_BAD_REQUEST('more than one Content-Type header')
+        environ.CONTENT_TYPE = value
+      } else if (name.length === 14 && name.toLowerCase() === 'content-length') {
+        environ.CONTENT_LENGTH = value
+      }
+      continue
+    }
+    const previous = environ[key] as string | undefined
+    if (previous === undefined) {
+      environ[key] = value
+    } else if (key === 'HTTP_HOST') {
+      throw new FST_WSGI_BAD_REQUEST('more than one Host header')
+    } else {
+      environ[key] = previous + (key === 'HTTP_COOKIE' ? '; ' : ',') + value
+    }
+  }
+}
+
+/** Where the app is mounted: SCRIPT_NAME, and how much of the decoded path it covers. */
+export interface Mount {
+  scriptName: string
+}
+
+/**
+ * Builds the environ of one request (checklist B1-B6, DESIGN.md §3). Every
+ * key is built from the raw request, not from Fastify's decoded params.
+ */
+export function buildEnviron (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  mount: Mount,
+  settings: EnvironSettings,
+  input: WsgiInput,
+  errors: WsgiErrors
+): Environ {
+  const raw = request.raw
+  const socket = raw.socket
+  const target = splitTarget(raw.url ?? '/')
+  let path = unquoteLatin1(target.path)
+  let scriptName = mount.scriptName
+  if (settings.pathEncoding === 'utf8') {
+    path = latin1ToUtf8(path)
+    scriptName = latin1ToUtf8(scriptName)
+  }
+  const scheme = request.protocol ?? 'http'
+  const host = request.host
+  const hostPort = host === '' ? null : request.port
+
+  const environ: Environ = {
+    ...settings.baseEnviron,
+    REQUEST_METHOD: raw.method ?? 'GET',
+    SCRIPT_NAME: scriptName,
+    PATH_INFO: path.slice(scriptName.length),
+    QUERY_STRING: target.query,
+    SERVER_NAME: host === '' ? socket.localAddress ?? '' : request.hostname,
+    SERVER_PORT: String(hostPort ?? (host === '' ? socket.localPort : scheme === 'https' ? 443 : 80)),
+    SERVER_PROTOCOL: 'HTTP/' + raw.httpVersion,
+    SERVER_SOFTWARE: settings.serverSoftware,
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    REMOTE_ADDR: request.ip ?? '',
+    REMOTE_PORT: String(socket.remotePort ?? ''),
+    REQUEST_URI: target.uri,
+    'wsgi.version': [1, 0],
+    'wsgi.url_scheme': scheme,
+    'wsgi.input': input,
+    'wsgi.errors': errors,
+    'wsgi.multithread': false,
+    'wsgi.multiprocess': settings.multiprocess,
+    'wsgi.run_once': false,
+    'wsgi.input_terminated': true,
+    'wsgi.file_wrapper': settings.fileWrapper,
+    'fastify.request': request,
+    'fastify.reply': reply
+  }
+  addHeaders(environ, raw.rawHeaders, settings.dropUnderscoreHeaders)
+  return environ
+}

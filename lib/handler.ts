@@ -1,0 +1,323 @@
+import type { Body, Chunk, Environ, ResponseHeader, StartResponse, WriteCallable, WsgiApp } from '../types/protocol.js'
+import { checkHeaders, describeValue, parseStatus } from './response-checks.js'
+import { formatDateTime } from './util.js'
+import {
+  FST_WSGI_APP_THREW_NON_ERROR,
+  FST_WSGI_CONTENT_LENGTH_MISMATCH,
+  FST_WSGI_HEADERS_ALREADY_SET,
+  FST_WSGI_INVALID_BODY,
+  FST_WSGI_INVALID_CHUNK,
+  FST_WSGI_NO_START_RESPONSE,
+  FST_WSGI_WRITE_BEFORE_START
+} from './errors.js'
+
+/** Raised inside the handler when the client went away: expected, logged quietly (checklist A2). */
+export class ClientDisconnected extends Error {
+  readonly code = 'FST_WSGI_CLIENT_DISCONNECTED'
+  constructor () {
+    super('The client closed the connection before the response was complete')
+  }
+}
+
+// Errors that mean "the peer is gone" when they surface while the client is gone.
+const DISCONNECT_CODES = new Set([
+  'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE'
+])
+
+let cachedDateSecond = -1
+let cachedDate = ''
+
+/** The Date header value, formatted at most once a second. */
+function httpDate (): string {
+  const now = Date.now()
+  const second = Math.floor(now / 1000)
+  if (second !== cachedDateSecond) {
+    cachedDateSecond = second
+    cachedDate = formatDateTime(now)
+  }
+  return cachedDate
+}
+
+function checkChunk (data: unknown): Chunk {
+  if (typeof data === 'string' || data instanceof Uint8Array) return data
+  throw new FST_WSGI_INVALID_CHUNK(describeValue(data))
+}
+
+function byteLength (chunk: Chunk): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength
+}
+
+function isThenable (value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
+}
+
+/**
+ * The protocol of CPython's `wsgiref.handlers.BaseHandler`, transport-agnostic:
+ * run the app, validate startResponse, send headers lazily with the preamble,
+ * write the body with backpressure, finish the content, close the body, and
+ * handle errors. Transports subclass it and implement the abstract steps; one
+ * instance serves one request.
+ */
+export abstract class BaseHandler {
+  // Knobs, as wsgiref's class attributes.
+  /** Adds Date and Server (wsgiref's origin_server); a CGI gateway leaves them to the web server. */
+  originServer = true
+  /** The Server header value, or false for none. */
+  serverSoftware: string | false = false
+  errorStatus = '500 Internal Server Error'
+  errorHeaders: ResponseHeader[] = [['Content-Type', 'text/plain; charset=utf-8']]
+  errorBody = 'A server error occurred.  Please contact the administrator.'
+
+  readonly environ: Environ
+  /** The status line given to startResponse, e.g. `'200 OK'`; null until then. */
+  status: string | null = null
+  statusCode = 0
+  headers: ResponseHeader[] | null = null
+  headersSent = false
+  /** Body bytes written so far (counted where a Content-Length is enforced). */
+  bytesSent = 0
+  result: Body | null = null
+  /** The startResponse callable given to the app. */
+  readonly startResponse: StartResponse
+
+  /** Content-Length the app declared, or -1. */
+  private declaredLength = -1
+  private hasDate = false
+  private hasServer = false
+  /** Content-Length the handler worked out (one-chunk or empty body), or -1. */
+  private computedLength = -1
+  /** HEAD, 1xx, 204 and 304 responses carry no body (checklist D9). */
+  private discardBody = false
+  /** Set once no more body bytes may be written: the iteration stops. */
+  private bodyComplete = false
+  private writeCallable: WriteCallable | null = null
+  private readonly headRequest: boolean
+
+  constructor (environ: Environ) {
+    this.environ = environ
+    this.headRequest = environ.REQUEST_METHOD === 'HEAD'
+    this.startResponse = (status, headers, excInfo) => this.handleStartResponse(status, headers, excInfo)
+  }
+
+  // --- Transport steps: each subclass implements these (wsgiref's _write, _flush...). ---
+
+  /** Starts the response with a status and a flat `[name, value, name, value...]` header list. */
+  protected abstract writeHead (statusCode: number, reason: string, headers: string[]): void
+  /** Writes body bytes; returns false when the transport's buffer is full (wait for drain). */
+  protected abstract writeBody (chunk: Chunk): boolean
+  /** Resolves when the transport can take more bytes, or when the client is gone. */
+  protected abstract waitForDrain (): Promise<void>
+  /** Ends the response, optionally with a last chunk written in the same step. */
+  protected abstract endResponse (chunk?: Chunk): void
+  /** Ends the connection so the client sees an incomplete response. */
+  protected abstract abortResponse (): void
+  /** True once the client has gone away. */
+  protected abstract clientGone (): boolean
+  /** Logs an app or server error with the request's context. */
+  protected abstract logException (err: unknown, message: string): void
+  /** Logs an expected client disconnect at a quiet level. */
+  protected abstract logDisconnect (err: unknown): void
+
+  /** Runs the app for this request (wsgiref's run): every error is handled here, never thrown. */
+  async run (app: WsgiApp): Promise<void> {
+    try {
+      let result: unknown = app(this.environ, this.startResponse)
+      if (isThenable(result)) result = await result
+      this.result = result as Body
+      await this.finishResponse()
+    } catch (err) {
+      this.closeAfterError()
+      this.handleError(err)
+    }
+  }
+
+  /** The startResponse callable (checklist C1-C7). */
+  protected handleStartResponse (status: string, headers: ResponseHeader[], excInfo?: unknown): WriteCallable {
+    if (excInfo != null) {
+      // C6: too late to replace the response, so the app's error propagates.
+      if (this.headersSent) throw excInfo
+    } else if (this.status !== null) {
+      throw new FST_WSGI_HEADERS_ALREADY_SET()
+    }
+    const statusCode = parseStatus(status)
+    const facts = checkHeaders(headers)
+    this.status = status
+    this.statusCode = statusCode
+    this.headers = headers
+    this.declaredLength = facts.contentLength
+    this.hasDate = facts.hasDate
+    this.hasServer = facts.hasServer
+    // The legacy write() cannot wait for drain: PEP 3333 lets it buffer.
+    this.writeCallable ??= (data) => { this.sendChunk(data) }
+    return this.writeCallable
+  }
+
+  /** Iterates the body and writes it, then finishes the response (wsgiref's finish_response). */
+  protected async finishResponse (): Promise<void> {
+    const result: unknown = this.result
+    if (Array.isArray(result)) {
+      if (result.length === 1 && !this.headersSent && this.declaredLength === -1) {
+        this.finishSingleChunk(result[0])
+        return
+      }
+      for (let i = 0; i < result.length && !this.bodyComplete; i++) {
+        if (this.sendChunk(result[i])) await this.drain()
+      }
+    } else if (typeof (result as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function') {
+      for await (const chunk of result as AsyncIterable<unknown>) {
+        if (this.sendChunk(chunk)) await this.drain()
+        if (this.bodyComplete) break
+      }
+    } else if (typeof result !== 'string' && typeof (result as Iterable<unknown> | null)?.[Symbol.iterator] === 'function') {
+      for (const chunk of result as Iterable<unknown>) {
+        if (this.sendChunk(chunk)) await this.drain()
+        if (this.bodyComplete) break
+      }
+    } else {
+      throw new FST_WSGI_INVALID_BODY(describeValue(result))
+    }
+    this.closeResult()
+    this.finishContent()
+  }
+
+  /**
+   * A one-element array body: its length is known, so it gets Content-Length
+   * (checklist D4) and goes out with the headers in one transport step.
+   */
+  private finishSingleChunk (data: unknown): void {
+    if (this.status === null) throw new FST_WSGI_WRITE_BEFORE_START()
+    const chunk = checkChunk(data)
+    this.closeResult()
+    if (this.clientGone()) throw new ClientDisconnected()
+    this.computedLength = byteLength(chunk)
+    this.sendHeaders()
+    this.endResponse(this.discardBody || chunk.length === 0 ? undefined : chunk)
+  }
+
+  /**
+   * Writes one chunk (wsgiref's write): headers go out with the first
+   * non-empty chunk (checklist C7). Returns true when the caller must wait for
+   * drain before writing more (checklist D10).
+   */
+  protected sendChunk (data: unknown): boolean {
+    if (this.status === null) throw new FST_WSGI_WRITE_BEFORE_START()
+    let chunk = checkChunk(data)
+    if (chunk.length === 0 || this.bodyComplete) return false
+    if (this.clientGone()) throw new ClientDisconnected()
+    if (!this.headersSent) this.sendHeaders()
+    if (this.discardBody) {
+      // Headers are out and no body may follow: stop iterating (the app's body is still closed).
+      this.bodyComplete = true
+      return false
+    }
+    if (this.declaredLength !== -1) chunk = this.fitDeclaredLength(chunk)
+    return !this.writeBody(chunk)
+  }
+
+  /** Never sends past a declared Content-Length (checklist D8): the surplus is dropped and logged. */
+  private fitDeclaredLength (chunk: Chunk): Chunk {
+    const length = byteLength(chunk)
+    const room = this.declaredLength - this.bytesSent
+    if (length <= room) {
+      this.bytesSent += length
+      return chunk
+    }
+    this.bytesSent = this.declaredLength
+    this.bodyComplete = true
+    this.logException(
+      new FST_WSGI_CONTENT_LENGTH_MISMATCH(this.declaredLength, 'the body is longer: the surplus was not sent'),
+      'The app sent more bytes than its Content-Length')
+    return (typeof chunk === 'string' ? Buffer.from(chunk) : chunk).subarray(0, room)
+  }
+
+  /** Sends headers if nothing was written yet, then ends the response (wsgiref's finish_content). */
+  protected finishContent (): void {
+    if (this.clientGone()) throw new ClientDisconnected()
+    if (!this.headersSent) {
+      if (this.status === null) throw new FST_WSGI_NO_START_RESPONSE()
+      if (this.declaredLength === -1) this.computedLength = 0
+      this.sendHeaders()
+    } else if (this.declaredLength > this.bytesSent && !this.discardBody) {
+      // A short body must not look complete: the client sees the connection end early.
+      throw new FST_WSGI_CONTENT_LENGTH_MISMATCH(this.declaredLength, `the body ended after ${this.bytesSent} bytes`)
+    }
+    this.endResponse()
+  }
+
+  /** Sends the status line and headers with the preamble: Date, Server, Content-Length (checklist D4, D6). */
+  protected sendHeaders (): void {
+    this.headersSent = true
+    const statusCode = this.statusCode
+    this.discardBody = this.headRequest || statusCode < 200 || statusCode === 204 || statusCode === 304
+    const appHeaders = this.headers as ResponseHeader[]
+    const headers: string[] = new Array(appHeaders.length * 2)
+    for (let i = 0; i < appHeaders.length; i++) {
+      headers[i * 2] = appHeaders[i][0]
+      headers[i * 2 + 1] = appHeaders[i][1]
+    }
+    if (this.originServer) {
+      if (!this.hasDate) headers.push('Date', httpDate())
+      if (this.serverSoftware !== false && !this.hasServer) headers.push('Server', this.serverSoftware)
+    }
+    // 1xx and 204 may not carry Content-Length, and a 304's describes the resource, not this empty body.
+    if (this.computedLength !== -1 && (this.headRequest || !this.discardBody)) {
+      headers.push('Content-Length', String(this.computedLength))
+    }
+    this.writeHead(statusCode, (this.status as string).slice(4), headers)
+  }
+
+  private async drain (): Promise<void> {
+    await this.waitForDrain()
+    if (this.clientGone()) throw new ClientDisconnected()
+  }
+
+  /** Calls the body's close() exactly once (checklist D7). */
+  protected closeResult (): void {
+    const result = this.result
+    this.result = null
+    if (typeof result?.close === 'function') result.close()
+  }
+
+  private closeAfterError (): void {
+    try {
+      this.closeResult()
+    } catch (closeErr) {
+      this.logException(closeErr, 'The app body\'s close() failed while handling an error')
+    }
+  }
+
+  /** What to do with an error of the app or the transport (wsgiref's handle_error, checklist A2-A4). */
+  protected handleError (thrown: unknown): void {
+    const err = thrown instanceof Error ? thrown : new FST_WSGI_APP_THREW_NON_ERROR(describeValue(thrown))
+    if (err instanceof ClientDisconnected || (this.clientGone() && DISCONNECT_CODES.has((err as NodeJS.ErrnoException).code ?? ''))) {
+      this.logDisconnect(err)
+      this.abortResponse()
+      return
+    }
+    if (this.headersSent) {
+      this.logException(err, 'The WSGI app failed after the response started: the connection was closed')
+      this.abortResponse()
+      return
+    }
+    try {
+      this.errorOutput(err)
+    } catch (outputErr) {
+      // A4: the error response failed too; give up on this connection only.
+      this.logException(outputErr, 'Sending the error response failed')
+      this.abortResponse()
+    }
+  }
+
+  /**
+   * Sends the error response when no header was sent yet (wsgiref's
+   * error_output): a fixed 500 that reveals nothing of the error.
+   */
+  protected errorOutput (err: Error): void {
+    this.logException(err, 'The WSGI app failed')
+    this.status = null
+    this.handleStartResponse(this.errorStatus, this.errorHeaders.slice())
+    this.computedLength = Buffer.byteLength(this.errorBody)
+    this.sendHeaders()
+    this.endResponse(this.discardBody ? undefined : this.errorBody)
+  }
+}

@@ -1,0 +1,79 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { WsgiApp } from '../types/protocol.js'
+import { runWsgi, type HandlerSettings } from './fastify-handler.js'
+import {
+  checkApp,
+  defaultSettings,
+  normalizeScriptName,
+  resolveSettings,
+  type FastifyWsgiOptions,
+  type ReplyWsgiOptions
+} from './options.js'
+import { FST_WSGI_ALREADY_DECORATED } from './errors.js'
+
+export type {
+  Body, Chunk, Environ, FileWrapperFactory, ResponseHeader, StartResponse, WriteCallable, WsgiApp, WsgiErrors, WsgiInput
+} from '../types/protocol.js'
+export type { FastifyWsgiOptions, ReplyWsgiOptions, WsgiRunOptions } from './options.js'
+export { BaseHandler } from './handler.js'
+export { FileWrapper } from './file-wrapper.js'
+export { isHopByHop, formatDateTime } from './util.js'
+export * as errors from './errors.js'
+export { VERSION } from './version.js'
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /**
+     * Runs a WSGI-style app for this request. Errors before the response
+     * started go to Fastify's error handler; the returned promise always
+     * resolves, once the response is over.
+     */
+    wsgi(app: WsgiApp, options?: ReplyWsgiOptions): Promise<void>
+  }
+}
+
+// The body stays raw for the app: no Fastify parser may consume it on a mount.
+function passThroughParser (_request: FastifyRequest, payload: unknown, done: (err: null, body: unknown) => void): void {
+  done(null, payload)
+}
+
+function decorateReply (fastify: FastifyInstance, settings: HandlerSettings): void {
+  fastify.decorateReply('wsgi', function wsgi (this: FastifyReply, app: WsgiApp, options?: ReplyWsgiOptions): Promise<void> {
+    checkApp('app', app)
+    let callSettings = settings
+    if (options !== undefined) {
+      callSettings = resolveSettings(options, settings)
+      if (options.scriptName !== undefined) callSettings.scriptName = normalizeScriptName('scriptName', options.scriptName)
+    }
+    return runWsgi(this.request, this, app, callSettings)
+  })
+}
+
+/** Mounts `app` for every method at the prefix and everything below it, in its own encapsulated scope. */
+function mount (fastify: FastifyInstance, app: WsgiApp, settings: HandlerSettings, prefix: string | undefined): void {
+  fastify.register(async function fastifyWsgiMount (scope) {
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', passThroughParser)
+    const mountSettings = { ...settings, scriptName: normalizeScriptName('prefix', scope.prefix) }
+    const handler = function wsgiMountHandler (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+      return runWsgi(request, reply, app, mountSettings)
+    }
+    const method = scope.supportedMethods
+    scope.route({ method, url: '/', handler })
+    scope.route({ method, url: '/*', handler })
+  }, { prefix })
+}
+
+async function fastifyWsgiPlugin (fastify: FastifyInstance, options: FastifyWsgiOptions): Promise<void> {
+  const app = options.app === undefined ? undefined : checkApp('app', options.app)
+  if (options.prefix !== undefined) normalizeScriptName('prefix', options.prefix)
+  const settings = resolveSettings(options, defaultSettings(fastify.initialConfig.bodyLimit ?? 1048576))
+  if (!fastify.hasReplyDecorator('wsgi')) decorateReply(fastify, settings)
+  else if (app === undefined) throw new FST_WSGI_ALREADY_DECORATED()
+  if (app !== undefined) mount(fastify, app, settings, options.prefix)
+}
+
+/** The fastify-wsgi plugin: mounts WSGI-style apps and decorates `reply.wsgi`. */
+export const fastifyWsgi = fp(fastifyWsgiPlugin, { fastify: '5.x', name: 'fastify-wsgi' })
+export default fastifyWsgi

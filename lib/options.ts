@@ -1,0 +1,113 @@
+import cluster from 'node:cluster'
+import type { WsgiApp } from '../types/protocol.js'
+import type { HandlerSettings } from './fastify-handler.js'
+import { fileWrapper } from './file-wrapper.js'
+import { describeValue } from './response-checks.js'
+import { FST_WSGI_INVALID_OPTION } from './errors.js'
+import { VERSION } from './version.js'
+
+/** Options that shape how an app is run; accepted at registration and per reply.wsgi call. */
+export interface WsgiRunOptions {
+  /** The Server header and SERVER_SOFTWARE; `false` sends no Server header. Default `fastify-wsgi/<version>`. */
+  serverSoftware?: string | false
+  /** How wsgi.input is offered. `'buffer'` (default): the body is read first, then offered synchronously. */
+  input?: 'buffer'
+  /** Largest request body in bytes; larger ones get 413 before the app runs. Default: Fastify's bodyLimit. */
+  bodyLimit?: number
+  /** `'latin1'` (default, PEP 3333): PATH_INFO bytes as latin-1 characters; `'utf8'`: decoded as UTF-8 text. */
+  pathEncoding?: 'latin1' | 'utf8'
+  /** Drop request headers whose names contain `_` (default true): they would collide with their `-` twins. */
+  dropUnderscoreHeaders?: boolean
+  /** Extra keys copied into every environ; the request's own keys win. */
+  baseEnviron?: Record<string, unknown>
+  /** `wsgi.multiprocess`. Default: true inside a node:cluster worker. */
+  multiprocess?: boolean
+}
+
+/** Options of `fastify.register(fastifyWsgi, options)`. */
+export interface FastifyWsgiOptions extends WsgiRunOptions {
+  /** The app to mount at `prefix` (every method, the prefix and everything below it). */
+  app?: WsgiApp
+  /** Fastify's route prefix: the mount point, and the app's SCRIPT_NAME. */
+  prefix?: string
+}
+
+/** Options of one `reply.wsgi(app, options)` call. */
+export interface ReplyWsgiOptions extends WsgiRunOptions {
+  /** SCRIPT_NAME for this call: a leading part of the request path (default `''`: PATH_INFO is the whole path). */
+  scriptName?: string
+}
+
+const DEFAULT_SERVER_SOFTWARE = `fastify-wsgi/${VERSION}`
+
+function invalid (name: string, expected: string, value: unknown): never {
+  throw new FST_WSGI_INVALID_OPTION(name, `expected ${expected}, got ${describeValue(value)}`)
+}
+
+function oneOf<T extends string> (name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (!allowed.includes(value as T)) invalid(name, allowed.map((v) => `'${v}'`).join(' or '), value)
+  return value as T
+}
+
+function boolean (name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') invalid(name, 'a boolean', value)
+  return value
+}
+
+/** Validates the app option (registration) or the app argument (reply.wsgi). */
+export function checkApp (name: string, app: unknown): WsgiApp {
+  if (typeof app !== 'function') invalid(name, 'a WSGI app function (environ, startResponse) => body', app)
+  return app as WsgiApp
+}
+
+/** A SCRIPT_NAME: empty, or a path starting with `/` without a trailing slash. */
+export function normalizeScriptName (name: string, value: unknown): string {
+  if (typeof value !== 'string' || (value !== '' && value[0] !== '/')) invalid(name, "a path starting with '/'", value)
+  return value.endsWith('/') ? value.replace(/\/+$/, '') : value
+}
+
+/**
+ * Validates options once, at registration (or once per reply.wsgi call that
+ * passes options), and resolves them into the settings the handler uses.
+ */
+export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSettings): HandlerSettings {
+  const serverSoftware = options.serverSoftware
+  if (serverSoftware !== undefined && serverSoftware !== false && (typeof serverSoftware !== 'string' || serverSoftware === '')) {
+    invalid('serverSoftware', 'a non-empty string or false', serverSoftware)
+  }
+  oneOf('input', options.input, ['buffer'], 'buffer')
+  const bodyLimit = options.bodyLimit ?? defaults.bodyLimit
+  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0) invalid('bodyLimit', 'a non-negative integer', bodyLimit)
+  const baseEnviron = options.baseEnviron ?? defaults.baseEnviron
+  if (baseEnviron !== null && (typeof baseEnviron !== 'object' || Array.isArray(baseEnviron))) {
+    invalid('baseEnviron', 'a plain object', baseEnviron)
+  }
+  return {
+    scriptName: defaults.scriptName,
+    serverSoftware: serverSoftware === undefined ? defaults.serverSoftware : serverSoftware === false ? DEFAULT_SERVER_SOFTWARE : serverSoftware,
+    serverSoftwareHeader: serverSoftware === undefined ? defaults.serverSoftwareHeader : serverSoftware,
+    bodyLimit,
+    pathEncoding: oneOf('pathEncoding', options.pathEncoding, ['latin1', 'utf8'], defaults.pathEncoding),
+    dropUnderscoreHeaders: boolean('dropUnderscoreHeaders', options.dropUnderscoreHeaders, defaults.dropUnderscoreHeaders),
+    baseEnviron,
+    multiprocess: boolean('multiprocess', options.multiprocess, defaults.multiprocess),
+    fileWrapper: defaults.fileWrapper
+  }
+}
+
+/** The settings of a registration before its options apply. */
+export function defaultSettings (bodyLimit: number): HandlerSettings {
+  return {
+    scriptName: '',
+    serverSoftware: DEFAULT_SERVER_SOFTWARE,
+    serverSoftwareHeader: DEFAULT_SERVER_SOFTWARE,
+    bodyLimit,
+    pathEncoding: 'latin1',
+    dropUnderscoreHeaders: true,
+    baseEnviron: null,
+    multiprocess: cluster.isWorker,
+    fileWrapper
+  }
+}

@@ -1,0 +1,146 @@
+import { isHopByHop } from './util.js'
+import {
+  FST_WSGI_HOP_BY_HOP_HEADER,
+  FST_WSGI_INVALID_HEADER,
+  FST_WSGI_INVALID_STATUS
+} from './errors.js'
+
+// Validation of what an app passes to startResponse (checklist C2-C4), written
+// as table lookups because it runs on every request.
+
+// RFC 9110 token characters: what a header name may consist of.
+const TOKEN = new Uint8Array(128)
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TOKEN[c.charCodeAt(0)] = 1
+}
+
+function isToken (text: string): boolean {
+  if (text.length === 0) return false
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code > 127 || TOKEN[code] === 0) return false
+  }
+  return true
+}
+
+/**
+ * Index of the first character Node would refuse in a header value or reason
+ * phrase (anything but tab, printable ASCII and obs-text 0x80-0xFF), or -1.
+ */
+function firstInvalidTextChar (text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x20 ? code !== 0x09 : (code === 0x7f || code > 0xff)) return i
+  }
+  return -1
+}
+
+function describeChar (text: string, index: number): string {
+  const code = text.charCodeAt(index)
+  const name = code === 0x0d ? 'CR' : code === 0x0a ? 'LF' : code === 0 ? 'NUL' : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`
+  return code === 0x0d || code === 0x0a || code === 0
+    ? `${name} (response splitting)`
+    : `${name} (not allowed in HTTP header text)`
+}
+
+/** Returns the status code of a valid WSGI status line such as `'200 OK'`, or throws. */
+export function parseStatus (status: unknown): number {
+  if (typeof status !== 'string') {
+    throw new FST_WSGI_INVALID_STATUS(describeValue(status), 'status must be a string')
+  }
+  // wsgiref: at least 4 characters, 3 digits, then a space (C2).
+  if (status.length < 4 || status.charCodeAt(3) !== 0x20) {
+    throw new FST_WSGI_INVALID_STATUS(JSON.stringify(status), 'expected three digits, a space and a reason phrase, like "200 OK"')
+  }
+  let code = 0
+  for (let i = 0; i < 3; i++) {
+    const digit = status.charCodeAt(i) - 48
+    if (digit < 0 || digit > 9) {
+      throw new FST_WSGI_INVALID_STATUS(JSON.stringify(status), 'the status code must be three digits')
+    }
+    code = code * 10 + digit
+  }
+  if (code < 100) {
+    throw new FST_WSGI_INVALID_STATUS(JSON.stringify(status), 'the status code must be at least 100')
+  }
+  const bad = firstInvalidTextChar(status)
+  if (bad !== -1) {
+    throw new FST_WSGI_INVALID_STATUS(JSON.stringify(status), `contains ${describeChar(status, bad)}`)
+  }
+  return code
+}
+
+/** What the handler needs to know about a validated header list. */
+export interface HeaderFacts {
+  /** The declared Content-Length, or -1 when the app set none. */
+  contentLength: number
+  hasDate: boolean
+  hasServer: boolean
+}
+
+/** Validates a startResponse header list (C3, C4) and reports the headers the handler cares about. */
+export function checkHeaders (headers: unknown): HeaderFacts {
+  if (!Array.isArray(headers)) {
+    throw new FST_WSGI_INVALID_HEADER(`list ${describeValue(headers)}: headers must be an array of [name, value] pairs`)
+  }
+  const facts: HeaderFacts = { contentLength: -1, hasDate: false, hasServer: false }
+  for (let i = 0; i < headers.length; i++) {
+    const pair: unknown = headers[i]
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw new FST_WSGI_INVALID_HEADER(`${describeValue(pair)} at index ${i}: each header must be a [name, value] pair`)
+    }
+    const [name, value] = pair as [unknown, unknown]
+    if (typeof name !== 'string' || typeof value !== 'string') {
+      throw new FST_WSGI_INVALID_HEADER(`${describeValue(pair)}: header names and values must be strings`)
+    }
+    if (!isToken(name)) {
+      throw new FST_WSGI_INVALID_HEADER(`name ${JSON.stringify(name)}: not an HTTP token`)
+    }
+    const bad = firstInvalidTextChar(value)
+    if (bad !== -1) {
+      throw new FST_WSGI_INVALID_HEADER(`"${name}" value ${JSON.stringify(value)}: contains ${describeChar(value, bad)}`)
+    }
+    noteHeader(facts, name, value)
+  }
+  return facts
+}
+
+// Header names are short, so a length switch avoids lowercasing most of them.
+function noteHeader (facts: HeaderFacts, name: string, value: string): void {
+  switch (name.length) {
+    case 4:
+      if (name.toLowerCase() === 'date') facts.hasDate = true
+      break
+    case 6:
+      if (name.toLowerCase() === 'server') facts.hasServer = true
+      break
+    case 14:
+      if (name.toLowerCase() === 'content-length') {
+        if (facts.contentLength !== -1) throw new FST_WSGI_INVALID_HEADER(`"${name}: ${value}": Content-Length set twice`)
+        facts.contentLength = parseContentLength(name, value)
+      }
+      break
+    default:
+      if (isHopByHop(name)) throw new FST_WSGI_HOP_BY_HOP_HEADER(`${name}: ${value}`)
+  }
+}
+
+function parseContentLength (name: string, value: string): number {
+  const length = /^\d{1,15}$/.test(value) ? Number(value) : NaN
+  if (Number.isNaN(length)) {
+    throw new FST_WSGI_INVALID_HEADER(`"${name}: ${value}": Content-Length must be a non-negative integer`)
+  }
+  return length
+}
+
+/** A short description of any value for error messages. */
+export function describeValue (value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return `[${value.map(describeValue).join(', ')}]`
+  switch (typeof value) {
+    case 'string': return JSON.stringify(value.length > 80 ? value.slice(0, 80) + '…' : value)
+    case 'object': return `object ${value.constructor?.name ?? 'Object'}`
+    case 'function': return `function ${value.name || '(anonymous)'}`
+    default: return `${typeof value} ${String(value)}`
+  }
+}

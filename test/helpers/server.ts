@@ -1,0 +1,82 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { connect } from 'node:net'
+import { Writable } from 'node:stream'
+import type { Test } from 'tap'
+import fastifyWsgi, { type FastifyWsgiOptions } from '../../lib/index.js'
+
+/** One log record as pino writes it. */
+export interface LogRecord {
+  level: number
+  msg: string
+  reqId?: string
+  err?: { type: string, message: string, stack: string, code?: string }
+  [key: string]: unknown
+}
+
+/** A pino destination that keeps every record in memory, for assertions on logs. */
+export function logCollector (): { stream: Writable, records: LogRecord[] } {
+  const records: LogRecord[] = []
+  const stream = new Writable({
+    write (chunk, _encoding, callback) {
+      for (const line of String(chunk).split('\n')) if (line !== '') records.push(JSON.parse(line))
+      callback()
+    }
+  })
+  return { stream, records }
+}
+
+/** A Fastify instance with a log collector at trace level, closed when the test ends. */
+export function createServer (t: Test, options: FastifyServerOptions = {}): { fastify: FastifyInstance, logs: LogRecord[] } {
+  const { stream, records } = logCollector()
+  const fastify = Fastify({ logger: { level: 'trace', stream }, ...options })
+  t.teardown(() => fastify.close())
+  return { fastify, logs: records }
+}
+
+/** A server with one mount, listening on 127.0.0.1, closed when the test ends. */
+export async function listenWithMount (t: Test, options: FastifyWsgiOptions, serverOptions: FastifyServerOptions = {}): Promise<{ fastify: FastifyInstance, logs: LogRecord[], port: number, origin: string }> {
+  const { fastify, logs } = createServer(t, serverOptions)
+  await fastify.register(fastifyWsgi, options)
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const address = fastify.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+  return { fastify, logs, port, origin: `http://127.0.0.1:${port}` }
+}
+
+/**
+ * Sends raw bytes on a new TCP connection and collects everything the server
+ * sends until it closes the connection or `idleMs` pass without data.
+ */
+export function rawExchange (port: number, request: string | Buffer, idleMs = 300): Promise<{ text: string, closedByServer: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' })
+    const chunks: Buffer[] = []
+    let closedByServer = false
+    let timer: NodeJS.Timeout
+    const finish = (): void => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closedByServer })
+    }
+    const arm = (): void => {
+      clearTimeout(timer)
+      timer = setTimeout(finish, idleMs)
+    }
+    socket.on('connect', () => { socket.write(request); arm() })
+    socket.on('data', (chunk) => { chunks.push(chunk); arm() })
+    socket.on('end', () => { closedByServer = true; finish() })
+    socket.on('error', (err) => { clearTimeout(timer); reject(err) })
+  })
+}
+
+/** Splits raw HTTP/1.x response text into its status line, lower-cased headers and body. */
+export function parseHead (text: string): { statusLine: string, headers: Record<string, string>, body: string } {
+  const end = text.indexOf('\r\n\r\n')
+  const [statusLine, ...lines] = text.slice(0, end).split('\r\n')
+  const headers: Record<string, string> = {}
+  for (const line of lines) {
+    const colon = line.indexOf(':')
+    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  return { statusLine, headers, body: text.slice(end + 4) }
+}

@@ -1,0 +1,80 @@
+/**
+ * The WSGI protocol (PEP 3333) transposed to JavaScript: what an application
+ * receives and what it may return. These types are the public contract.
+ */
+
+/** One piece of a response body: bytes, or text that is sent as UTF-8. */
+export type Chunk = Uint8Array | string
+
+/**
+ * What an application returns: any iterable or async iterable of chunks
+ * (arrays, generators, async generators, Node Readable streams). If it has a
+ * `close()` method, the server calls it exactly once when the response ends.
+ */
+export type Body = (Iterable<Chunk> | AsyncIterable<Chunk>) & { close?: () => void }
+
+/** A response header as the app gives it: `[name, value]`. */
+export type ResponseHeader = [name: string, value: string]
+
+/** The legacy `write(chunk)` callable returned by `startResponse` (PEP 3333 "The write() Callable"). */
+export type WriteCallable = (chunk: Chunk) => void
+
+/**
+ * `startResponse(status, headers, excInfo?)`: sets the status (`'200 OK'`)
+ * and headers. `excInfo` is the caught error, JavaScript's stand-in for
+ * Python's `sys.exc_info()`: with it, a second call replaces the status and
+ * headers if nothing was sent yet, and re-throws it otherwise.
+ */
+export type StartResponse = (status: string, headers: ResponseHeader[], excInfo?: unknown) => WriteCallable
+
+/** `wsgi.input` in `input: 'buffer'` mode: the whole request body, read synchronously. */
+export interface WsgiInput extends Iterable<Buffer> {
+  /** Reads up to `size` bytes (all that is left when `size` is omitted or negative). */
+  read (size?: number | null): Buffer
+  /** Reads one line, including its `\n`, or at most `size` bytes of it. */
+  readline (size?: number | null): Buffer
+  /** Reads lines until their total size reaches `hint` (all lines when omitted or ≤ 0). */
+  readlines (hint?: number | null): Buffer[]
+}
+
+/** `wsgi.errors`: a text stream whose lines reach the request's logger. */
+export interface WsgiErrors {
+  write (text: string): void
+  writelines (lines: Iterable<string>): void
+  flush (): void
+}
+
+/** `wsgi.file_wrapper(filelike, blockSize?)`: wraps a file-like object as a response body. */
+export type FileWrapperFactory = (filelike: unknown, blockSize?: number) => Body
+
+/** The per-request environ (PEP 3333 "environ Variables", DESIGN.md §3). */
+export interface Environ {
+  REQUEST_METHOD: string
+  SCRIPT_NAME: string
+  PATH_INFO: string
+  QUERY_STRING: string
+  CONTENT_TYPE?: string
+  CONTENT_LENGTH?: string
+  SERVER_NAME: string
+  SERVER_PORT: string
+  SERVER_PROTOCOL: string
+  SERVER_SOFTWARE: string
+  GATEWAY_INTERFACE: 'CGI/1.1'
+  REMOTE_ADDR: string
+  REMOTE_PORT: string
+  REQUEST_URI: string
+  'wsgi.version': [1, 0]
+  'wsgi.url_scheme': string
+  'wsgi.input': WsgiInput
+  'wsgi.errors': WsgiErrors
+  'wsgi.multithread': boolean
+  'wsgi.multiprocess': boolean
+  'wsgi.run_once': boolean
+  'wsgi.input_terminated': boolean
+  'wsgi.file_wrapper'?: FileWrapperFactory
+  /** `HTTP_*` request headers, `baseEnviron` keys and server extensions. */
+  [key: string]: unknown
+}
+
+/** A WSGI-style application. */
+export type WsgiApp = (environ: Environ, startResponse: StartResponse) => Body | Promise<Body>
