@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Environ, FileWrapperFactory, WsgiErrors, WsgiInput } from '../types/protocol.js'
-import { FST_WSGI_BAD_REQUEST } from './errors.js'
+import { FST_WSGI_BAD_REQUEST, FST_WSGI_INVALID_OPTION } from './errors.js'
 
 /** What the environ builder needs from the plugin options, resolved once at registration. */
 export interface EnvironSettings {
@@ -136,6 +136,19 @@ function addHeaders (environ: Environ, rawHeaders: string[], dropUnderscore: boo
   }
 }
 
+/**
+ * The part of the decoded path below SCRIPT_NAME. The router already matched
+ * the prefix (case-insensitively, if so configured); a reply.wsgi scriptName
+ * that does not lead the path is a programming error.
+ */
+function pathInfo (path: string, scriptName: string): string {
+  if (scriptName === '') return path
+  if (path.length >= scriptName.length && path.slice(0, scriptName.length).toLowerCase() === scriptName.toLowerCase()) {
+    return path.slice(scriptName.length)
+  }
+  throw new FST_WSGI_INVALID_OPTION('scriptName', `"${scriptName}" does not lead the request path "${path}"`)
+}
+
 /** Where the app is mounted: SCRIPT_NAME, and how much of the decoded path it covers. */
 export interface Mount {
   scriptName: string
@@ -170,7 +183,7 @@ export function buildEnviron (
     ...settings.baseEnviron,
     REQUEST_METHOD: raw.method ?? 'GET',
     SCRIPT_NAME: scriptName,
-    PATH_INFO: path.slice(scriptName.length),
+    PATH_INFO: pathInfo(path, scriptName),
     QUERY_STRING: target.query,
     SERVER_NAME: host === '' ? socket.localAddress ?? '' : request.hostname,
     SERVER_PORT: String(hostPort ?? (host === '' ? socket.localPort : scheme === 'https' ? 443 : 80)),
