@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Environ, FileWrapperFactory, WsgiErrors, WsgiInput } from '../types/protocol.js'
+import type { AnyWsgiInput, Environ, FileWrapperFactory, WsgiErrors } from '../types/protocol.js'
 import { FST_WSGI_BAD_REQUEST, FST_WSGI_INVALID_OPTION } from './errors.js'
 
 /** What the environ builder needs from the plugin options, resolved once at registration. */
@@ -111,7 +111,7 @@ function environKey (name: string, dropUnderscore: boolean): string | null {
  * their CGI keys. Duplicate Host or Content-Type headers make the request
  * ambiguous and are refused (RFC 9112 §3.2).
  */
-function addHeaders (environ: Environ, rawHeaders: string[], dropUnderscore: boolean): void {
+function addHeaders (environ: Environ<AnyWsgiInput>, rawHeaders: string[], dropUnderscore: boolean): void {
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]
     const value = rawHeaders[i + 1]
@@ -163,9 +163,9 @@ export function buildEnviron (
   reply: FastifyReply,
   mount: Mount,
   settings: EnvironSettings,
-  input: WsgiInput,
+  input: AnyWsgiInput,
   errors: WsgiErrors
-): Environ {
+): Environ<AnyWsgiInput> {
   const raw = request.raw
   const socket = raw.socket
   const target = splitTarget(raw.url ?? '/')
@@ -179,7 +179,7 @@ export function buildEnviron (
   const host = request.host
   const hostPort = host === '' ? null : request.port
 
-  const environ: Environ = {
+  const environ: Environ<AnyWsgiInput> = {
     ...settings.baseEnviron,
     REQUEST_METHOD: raw.method ?? 'GET',
     SCRIPT_NAME: scriptName,

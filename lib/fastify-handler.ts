@@ -1,69 +1,102 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
-import type { Readable } from 'node:stream'
-import type { Chunk, WsgiApp, WsgiInput } from '../types/protocol.js'
+import { Readable } from 'node:stream'
+import type { AnyWsgiInput, Chunk, WsgiApp } from '../types/protocol.js'
 import { BaseHandler } from './handler.js'
 import { buildEnviron, type EnvironSettings, type Mount } from './environ.js'
 import { BufferedInput, UnavailableInput, readBody } from './input.js'
+import { StreamInput } from './stream-input.js'
+import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
 import { ErrorStream } from './error-stream.js'
 
 /** Per-mount (or per reply.wsgi call) settings, resolved from the plugin options. */
 export interface HandlerSettings extends EnvironSettings, Mount {
   serverSoftwareHeader: string | false
   bodyLimit: number
-}
-
-const EMPTY_INPUT_BODY = Buffer.alloc(0)
-
-function isReadable (value: unknown): value is Readable {
-  return typeof (value as Readable | null)?.on === 'function' && typeof (value as Readable).resume === 'function'
-}
-
-function declaresBody (request: FastifyRequest): boolean {
-  const headers = request.raw.headers
-  return headers['transfer-encoding'] !== undefined ||
-    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+  input: 'buffer' | 'stream'
 }
 
 /**
- * The request body for `input: 'buffer'`. Mounted routes hand the body stream
- * through untouched (a pass-through content-type parser); a reply.wsgi route
- * may have parsed it already, and then its raw bytes are gone.
+ * After a response, this much of an unread request body is drained to keep
+ * the connection alive; a larger (or unknown) rest closes it (as gunicorn).
  */
-async function bufferedInput (request: FastifyRequest, bodyLimit: number): Promise<WsgiInput> {
+const DRAIN_LIMIT = 64 * 1024
+
+function isReadable (value: unknown): value is Readable {
+  return typeof (value as Readable | null)?.on === 'function' && typeof (value as Readable).read === 'function'
+}
+
+/**
+ * Where the request body is. Mounted routes hand the body stream through
+ * untouched (a pass-through content-type parser); bodyless methods (GET...)
+ * skip Fastify's parsers, so their body, if any, is still on the wire; a
+ * reply.wsgi route may have parsed it already, and then its raw bytes are gone.
+ */
+function requestBody (request: FastifyRequest): Readable | Buffer | string {
   const body: unknown = request.body
-  if (isReadable(body)) return new BufferedInput(await readBody(body, bodyLimit, Number(request.headers['content-length'] ?? -1)))
-  if (Buffer.isBuffer(body)) return new BufferedInput(body)
-  if (typeof body === 'string') return new BufferedInput(Buffer.from(body))
+  if (isReadable(body) || Buffer.isBuffer(body)) return body
+  if (typeof body === 'string') return Buffer.from(body)
   if (body === undefined || body === null) {
-    // Bodyless methods (GET...) skip Fastify's parsers: the body, if any, is still on the wire.
-    if (!declaresBody(request) || request.raw.readableEnded) return new BufferedInput(EMPTY_INPUT_BODY)
-    return new BufferedInput(await readBody(request.raw, bodyLimit, Number(request.headers['content-length'] ?? -1)))
+    const headers = request.raw.headers
+    const declared = headers['transfer-encoding'] !== undefined ||
+      (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+    return declared && !request.raw.readableEnded ? request.raw : EMPTY_BODY
   }
-  return new UnavailableInput(`the route's content-type parser already parsed the body (${request.headers['content-type']}); mount the app with fastifyWsgi's "app" option to receive the raw body`)
+  return `the route's content-type parser already parsed the body (${request.headers['content-type']}); mount the app with fastifyWsgi's "app" option to receive the raw body`
+}
+
+const EMPTY_BODY = Buffer.alloc(0)
+
+/** Opens wsgi.input in the configured mode; a buffered body is read here, before the app runs. */
+async function openInput (request: FastifyRequest, settings: HandlerSettings): Promise<AnyWsgiInput> {
+  const limit = settings.bodyLimit
+  // A declared length over the limit is refused before the app runs, in both modes.
+  if (Number(request.headers['content-length']) > limit) throw new FST_WSGI_BODY_TOO_LARGE(limit)
+  const body = requestBody(request)
+  if (typeof body === 'string') return new UnavailableInput(body)
+  if (settings.input === 'stream') {
+    return new StreamInput(Buffer.isBuffer(body) ? Readable.from([body], { objectMode: false }) : body, limit)
+  }
+  return new BufferedInput(Buffer.isBuffer(body) ? body : await readBody(body, limit))
 }
 
 /** Drives BaseHandler over a Fastify reply: the only place that writes `reply.raw`. */
-export class FastifyHandler extends BaseHandler {
+export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   private readonly request: FastifyRequest
   private readonly reply: FastifyReply
   private readonly res: ServerResponse
   private readonly errors: ErrorStream
+  private readonly streamInput: StreamInput | null
 
-  constructor (request: FastifyRequest, reply: FastifyReply, settings: HandlerSettings, input: WsgiInput) {
+  constructor (request: FastifyRequest, reply: FastifyReply, settings: HandlerSettings, input: AnyWsgiInput) {
     const errors = new ErrorStream(request.log)
     super(buildEnviron(request, reply, settings, settings, input, errors))
     this.request = request
     this.reply = reply
     this.res = reply.raw as ServerResponse
     this.errors = errors
+    this.streamInput = input instanceof StreamInput ? input : null
     this.serverSoftware = settings.serverSoftwareHeader
   }
 
   protected writeHead (statusCode: number, reason: string, headers: string[]): void {
     this.reply.hijack()
     this.addHookHeaders(headers)
+    if (this.mustCloseForUnreadBody()) headers.push('Connection', 'close')
     this.res.writeHead(statusCode, reason, headers)
+  }
+
+  /**
+   * A streamed body the app did not read to its end is still arriving on the
+   * connection. Up to DRAIN_LIMIT bytes are drained after the response so the
+   * connection stays alive; a larger or unknown rest closes it instead of
+   * reading an upload nobody wants. HTTP/2 streams need neither.
+   */
+  private mustCloseForUnreadBody (): boolean {
+    const input = this.streamInput
+    if (input === null || input.complete || this.request.raw.httpVersionMajor !== 1) return false
+    const declared = Number(this.request.headers['content-length'])
+    return !(declared - input.bytesReceived <= DRAIN_LIMIT)
   }
 
   /**
@@ -109,6 +142,7 @@ export class FastifyHandler extends BaseHandler {
     this.errors.flush()
     if (chunk === undefined) this.res.end()
     else this.res.end(chunk)
+    this.streamInput?.discardRest()
   }
 
   protected abortResponse (): void {
@@ -132,15 +166,17 @@ export class FastifyHandler extends BaseHandler {
   /** Before any header was sent, the error goes to Fastify's error handler (setErrorHandler applies). */
   protected errorOutput (err: Error): void {
     this.errors.flush()
+    if (this.mustCloseForUnreadBody()) this.reply.header('connection', 'close')
     this.reply.send(err)
+    this.streamInput?.discardRest()
   }
 }
 
 /** Reads the body if needed, builds the environ and runs the app: the whole per-request path. */
-export async function runWsgi (request: FastifyRequest, reply: FastifyReply, app: WsgiApp, settings: HandlerSettings): Promise<void> {
-  let input: WsgiInput
+export async function runWsgi (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings): Promise<void> {
+  let input: AnyWsgiInput
   try {
-    input = await bufferedInput(request, settings.bodyLimit)
+    input = await openInput(request, settings)
   } catch (err) {
     if (reply.raw.destroyed) {
       // The client left mid-upload: expected, so nothing is logged as a server error.

@@ -1,4 +1,4 @@
-import type { Body, Chunk, Environ, ResponseHeader, StartResponse, WriteCallable, WsgiApp } from '../types/protocol.js'
+import type { AnyWsgiInput, Body, Chunk, Environ, ResponseHeader, StartResponse, WriteCallable, WsgiApp, WsgiInput } from '../types/protocol.js'
 import { checkHeaders, describeValue, parseStatus } from './response-checks.js'
 import { formatDateTime } from './util.js'
 import {
@@ -56,9 +56,10 @@ function isThenable (value: unknown): value is PromiseLike<unknown> {
  * run the app, validate startResponse, send headers lazily with the preamble,
  * write the body with backpressure, finish the content, close the body, and
  * handle errors. Transports subclass it and implement the abstract steps; one
- * instance serves one request.
+ * instance serves one request. `Input` is the kind of wsgi.input the
+ * transport puts in the environ.
  */
-export abstract class BaseHandler {
+export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
   // Knobs, as wsgiref's class attributes.
   /** Adds Date and Server (wsgiref's origin_server); a CGI gateway leaves them to the web server. */
   originServer = true
@@ -68,7 +69,7 @@ export abstract class BaseHandler {
   errorHeaders: ResponseHeader[] = [['Content-Type', 'text/plain; charset=utf-8']]
   errorBody = 'A server error occurred.  Please contact the administrator.'
 
-  readonly environ: Environ
+  readonly environ: Environ<Input>
   /** The status line given to startResponse, e.g. `'200 OK'`; null until then. */
   status: string | null = null
   statusCode = 0
@@ -93,7 +94,7 @@ export abstract class BaseHandler {
   private writeCallable: WriteCallable | null = null
   private readonly headRequest: boolean
 
-  constructor (environ: Environ) {
+  constructor (environ: Environ<Input>) {
     this.environ = environ
     this.headRequest = environ.REQUEST_METHOD === 'HEAD'
     this.startResponse = (status, headers, excInfo) => this.handleStartResponse(status, headers, excInfo)
@@ -119,7 +120,7 @@ export abstract class BaseHandler {
   protected abstract logDisconnect (err: unknown): void
 
   /** Runs the app for this request (wsgiref's run): every error is handled here, never thrown. */
-  async run (app: WsgiApp): Promise<void> {
+  async run (app: WsgiApp<Input>): Promise<void> {
     try {
       let result: unknown = app(this.environ, this.startResponse)
       if (isThenable(result)) result = await result

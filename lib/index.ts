@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { WsgiApp } from '../types/protocol.js'
+import type { AnyWsgiInput, StreamingWsgiApp, WsgiApp } from '../types/protocol.js'
 import { runWsgi, type HandlerSettings } from './fastify-handler.js'
 import {
   checkApp,
@@ -13,7 +13,8 @@ import {
 import { FST_WSGI_ALREADY_DECORATED } from './errors.js'
 
 export type {
-  Body, Chunk, Environ, FileWrapperFactory, ResponseHeader, StartResponse, WriteCallable, WsgiApp, WsgiErrors, WsgiInput
+  AnyWsgiInput, Body, Chunk, Environ, FileWrapperFactory, ResponseHeader, StartResponse, StreamingWsgiApp, WriteCallable,
+  WsgiApp, WsgiErrors, WsgiInput, WsgiStreamInput
 } from '../types/protocol.js'
 export type { FastifyWsgiOptions, ReplyWsgiOptions, WsgiRunOptions } from './options.js'
 export { BaseHandler } from './handler.js'
@@ -29,7 +30,9 @@ declare module 'fastify' {
      * started go to Fastify's error handler; the returned promise always
      * resolves, once the response is over.
      */
-    wsgi(app: WsgiApp, options?: ReplyWsgiOptions): Promise<void>
+    wsgi(app: WsgiApp, options?: ReplyWsgiOptions & { input?: 'buffer' }): Promise<void>
+    /** Runs an app that reads its body as a stream (`input: 'stream'`). */
+    wsgi(app: StreamingWsgiApp, options: ReplyWsgiOptions & { input: 'stream' }): Promise<void>
   }
 }
 
@@ -39,8 +42,8 @@ function passThroughParser (_request: FastifyRequest, payload: unknown, done: (e
 }
 
 function decorateReply (fastify: FastifyInstance, settings: HandlerSettings): void {
-  fastify.decorateReply('wsgi', function wsgi (this: FastifyReply, app: WsgiApp, options?: ReplyWsgiOptions): Promise<void> {
-    checkApp('app', app)
+  fastify.decorateReply('wsgi', function wsgi (this: FastifyReply, appArgument: unknown, options?: ReplyWsgiOptions): Promise<void> {
+    const app = checkApp('app', appArgument)
     let callSettings = settings
     if (options !== undefined) {
       callSettings = resolveSettings(options, settings)
@@ -51,7 +54,7 @@ function decorateReply (fastify: FastifyInstance, settings: HandlerSettings): vo
 }
 
 /** Mounts `app` for every method at the prefix and everything below it, in its own encapsulated scope. */
-function mount (fastify: FastifyInstance, app: WsgiApp, settings: HandlerSettings, prefix: string | undefined): void {
+function mount (fastify: FastifyInstance, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings, prefix: string | undefined): void {
   fastify.register(async function fastifyWsgiMount (scope) {
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', passThroughParser)

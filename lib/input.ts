@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import type { WsgiInput } from '../types/protocol.js'
 import { FST_WSGI_BODY_TOO_LARGE, FST_WSGI_BODY_UNAVAILABLE } from './errors.js'
+import { uploadAborted } from './stream-input.js'
 
 const EMPTY = Buffer.alloc(0)
 const LF = 0x0a
@@ -55,7 +56,8 @@ export class BufferedInput implements WsgiInput {
 
 /**
  * `wsgi.input` when the body was already consumed by a content-type parser of
- * the route (reply.wsgi on a route outside a mount): every read explains why.
+ * the route (reply.wsgi on a route outside a mount): every read, in either
+ * input mode, throws an error that explains why.
  */
 export class UnavailableInput implements WsgiInput {
   private readonly reason: string
@@ -68,6 +70,8 @@ export class UnavailableInput implements WsgiInput {
   readline (): Buffer { throw new FST_WSGI_BODY_UNAVAILABLE(this.reason) }
   readlines (): Buffer[] { throw new FST_WSGI_BODY_UNAVAILABLE(this.reason) }
   [Symbol.iterator] (): Iterator<Buffer> { throw new FST_WSGI_BODY_UNAVAILABLE(this.reason) }
+  [Symbol.asyncIterator] (): AsyncIterator<Buffer> { throw new FST_WSGI_BODY_UNAVAILABLE(this.reason) }
+  chunks (): AsyncIterable<Buffer> { throw new FST_WSGI_BODY_UNAVAILABLE(this.reason) }
 }
 
 /**
@@ -76,13 +80,8 @@ export class UnavailableInput implements WsgiInput {
  * collecting but leaves the stream flowing, so the rest is drained and the
  * 413 stays readable by a client that is still sending.
  */
-export function readBody (stream: Readable, limit: number, declaredLength: number): Promise<Buffer> {
+export function readBody (stream: Readable, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    if (declaredLength > limit) {
-      stream.resume()
-      reject(new FST_WSGI_BODY_TOO_LARGE(limit))
-      return
-    }
     const chunks: Buffer[] = []
     let received = 0
     const onData = (chunk: Buffer): void => {
@@ -110,7 +109,7 @@ export function readBody (stream: Readable, limit: number, declaredLength: numbe
     }
     // A client that goes away mid-upload must fail the read, not leave it pending.
     const onClose = (): void => {
-      if (!stream.readableEnded) onError(Object.assign(new Error('The client closed the connection before the request body ended'), { code: 'ECONNRESET' }))
+      if (!stream.readableEnded) onError(uploadAborted())
     }
     stream.on('data', onData)
     stream.on('end', onEnd)

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster'
-import type { WsgiApp } from '../types/protocol.js'
+import type { AnyWsgiInput, StreamingWsgiApp, WsgiApp } from '../types/protocol.js'
 import type { HandlerSettings } from './fastify-handler.js'
 import { fileWrapper } from './file-wrapper.js'
 import { describeValue } from './response-checks.js'
@@ -10,8 +10,12 @@ import { VERSION } from './version.js'
 export interface WsgiRunOptions {
   /** The Server header and SERVER_SOFTWARE; `false` sends no Server header. Default `fastify-wsgi/<version>`. */
   serverSoftware?: string | false
-  /** How wsgi.input is offered. `'buffer'` (default): the body is read first, then offered synchronously. */
-  input?: 'buffer'
+  /**
+   * How wsgi.input is offered. `'buffer'` (default): the body is read first,
+   * then offered synchronously. `'stream'`: the app runs at once and reads the
+   * body as it arrives, through Promises.
+   */
+  input?: 'buffer' | 'stream'
   /** Largest request body in bytes; larger ones get 413 before the app runs. Default: Fastify's bodyLimit. */
   bodyLimit?: number
   /** `'latin1'` (default, PEP 3333): PATH_INFO bytes as latin-1 characters; `'utf8'`: decoded as UTF-8 text. */
@@ -24,13 +28,19 @@ export interface WsgiRunOptions {
   multiprocess?: boolean
 }
 
-/** Options of `fastify.register(fastifyWsgi, options)`. */
-export interface FastifyWsgiOptions extends WsgiRunOptions {
-  /** The app to mount at `prefix` (every method, the prefix and everything below it). */
-  app?: WsgiApp
+interface MountOptions extends WsgiRunOptions {
   /** Fastify's route prefix: the mount point, and the app's SCRIPT_NAME. */
   prefix?: string
 }
+
+/** Options of `fastify.register(fastifyWsgi, options)`; `app` is typed by the `input` mode. */
+export type FastifyWsgiOptions =
+  | (MountOptions & {
+    input?: 'buffer'
+    /** The app to mount at `prefix` (every method, the prefix and everything below it). */
+    app?: WsgiApp
+  })
+  | (MountOptions & { input: 'stream', app?: StreamingWsgiApp })
 
 /** Options of one `reply.wsgi(app, options)` call. */
 export interface ReplyWsgiOptions extends WsgiRunOptions {
@@ -56,10 +66,13 @@ function boolean (name: string, value: unknown, fallback: boolean): boolean {
   return value
 }
 
-/** Validates the app option (registration) or the app argument (reply.wsgi). */
-export function checkApp (name: string, app: unknown): WsgiApp {
+/**
+ * Validates the app option (registration) or the app argument (reply.wsgi).
+ * Which wsgi.input the app gets is decided by the input mode, at run time.
+ */
+export function checkApp (name: string, app: unknown): WsgiApp<AnyWsgiInput> {
   if (typeof app !== 'function') invalid(name, 'a WSGI app function (environ, startResponse) => body', app)
-  return app as WsgiApp
+  return app as WsgiApp<AnyWsgiInput>
 }
 
 /** A SCRIPT_NAME: empty, or a path starting with `/` without a trailing slash. */
@@ -77,7 +90,6 @@ export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSetti
   if (serverSoftware !== undefined && serverSoftware !== false && (typeof serverSoftware !== 'string' || serverSoftware === '')) {
     invalid('serverSoftware', 'a non-empty string or false', serverSoftware)
   }
-  oneOf('input', options.input, ['buffer'], 'buffer')
   const bodyLimit = options.bodyLimit ?? defaults.bodyLimit
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0) invalid('bodyLimit', 'a non-negative integer', bodyLimit)
   const baseEnviron = options.baseEnviron ?? defaults.baseEnviron
@@ -89,6 +101,7 @@ export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSetti
     serverSoftware: serverSoftware === undefined ? defaults.serverSoftware : serverSoftware === false ? DEFAULT_SERVER_SOFTWARE : serverSoftware,
     serverSoftwareHeader: serverSoftware === undefined ? defaults.serverSoftwareHeader : serverSoftware,
     bodyLimit,
+    input: oneOf('input', options.input, ['buffer', 'stream'], defaults.input),
     pathEncoding: oneOf('pathEncoding', options.pathEncoding, ['latin1', 'utf8'], defaults.pathEncoding),
     dropUnderscoreHeaders: boolean('dropUnderscoreHeaders', options.dropUnderscoreHeaders, defaults.dropUnderscoreHeaders),
     baseEnviron,
@@ -104,6 +117,7 @@ export function defaultSettings (bodyLimit: number): HandlerSettings {
     serverSoftware: DEFAULT_SERVER_SOFTWARE,
     serverSoftwareHeader: DEFAULT_SERVER_SOFTWARE,
     bodyLimit,
+    input: 'buffer',
     pathEncoding: 'latin1',
     dropUnderscoreHeaders: true,
     baseEnviron: null,

@@ -42,7 +42,7 @@ test('C1: startResponse returns the write callable, and write sends data before 
 })
 
 test('C7: headers wait for the first non-empty chunk, so an error before it still gets a 500', async (t) => {
-  const handler = await run(function * (_environ, startResponse) {
+  const handler = await run(function * (_environ: Environ, startResponse: StartResponse) {
     startResponse('200 OK', [['X-App', '1']])
     yield ''
     yield new Uint8Array(0)
@@ -56,7 +56,7 @@ test('C7: headers wait for the first non-empty chunk, so an error before it stil
 })
 
 test('C7: startResponse may be called during the first iteration of a generator body', async (t) => {
-  const handler = await run(function * (_environ, startResponse) {
+  const handler = await run(function * (_environ: Environ, startResponse: StartResponse) {
     startResponse('201 Created', [])
     yield 'made'
   } as unknown as WsgiApp)
@@ -160,7 +160,7 @@ test('D7: close() is called exactly once after an error in the body', async (t) 
 test('D7: a generator stopped early by a disconnect gets return()', async (t) => {
   let finished = false
   const handler = new MemoryHandler()
-  await handler.run(function * (_environ, startResponse) {
+  await handler.run(function * (_environ: Environ, startResponse: StartResponse) {
     startResponse('200 OK', [])
     try {
       yield 'a'
@@ -187,7 +187,7 @@ test('D9: a HEAD response sends headers and Content-Length but no body, and stil
 
 test('D9: a HEAD response stops iterating once its headers are out', async (t) => {
   const yielded: string[] = []
-  const handler = await run(function * (_environ, startResponse) {
+  const handler = await run(function * (_environ: Environ, startResponse: StartResponse) {
     startResponse('200 OK', [])
     for (const chunk of ['a', 'b', 'c']) {
       yielded.push(chunk)
@@ -239,7 +239,7 @@ test('D10: the body is not pulled while the transport asks to wait for drain', a
   const handler = new MemoryHandler()
   handler.fullWrites = 2
   const pulled: number[] = []
-  await handler.run(function * (_environ, startResponse) {
+  await handler.run(function * (_environ: Environ, startResponse: StartResponse) {
     startResponse('200 OK', [])
     for (let i = 0; i < 4; i++) {
       pulled.push(handler.drains)

@@ -148,7 +148,7 @@ test('options are validated at registration with FST_WSGI_INVALID_OPTION naming 
     [{ prefix: 'legacy', app: echoPath }, 'Invalid fastify-wsgi option "prefix": expected a path starting with \'/\', got "legacy"'],
     [{ serverSoftware: true }, 'option "serverSoftware": expected a non-empty string or false, got boolean true'],
     [{ serverSoftware: '' }, 'option "serverSoftware"'],
-    [{ input: 'mmap' }, 'option "input": expected \'buffer\', got "mmap"'],
+    [{ input: 'mmap' }, 'option "input": expected \'buffer\' or \'stream\', got "mmap"'],
     [{ bodyLimit: -1 }, 'option "bodyLimit": expected a non-negative integer, got number -1'],
     [{ bodyLimit: 1.5 }, 'option "bodyLimit"'],
     [{ pathEncoding: 'ascii' }, 'option "pathEncoding": expected \'latin1\' or \'utf8\', got "ascii"'],

@@ -37,6 +37,19 @@ export interface WsgiInput extends Iterable<Buffer> {
   readlines (hint?: number | null): Buffer[]
 }
 
+/**
+ * `wsgi.input` in `input: 'stream'` mode: the app runs as soon as the request
+ * headers arrive and reads the body as it comes. The same methods as
+ * {@link WsgiInput}, returning Promises; async-iterable by lines.
+ */
+export interface WsgiStreamInput extends AsyncIterable<Buffer> {
+  read (size?: number | null): Promise<Buffer>
+  readline (size?: number | null): Promise<Buffer>
+  readlines (hint?: number | null): Promise<Buffer[]>
+  /** The body as it arrives, chunk by chunk, without splitting it into lines. */
+  chunks (): AsyncIterable<Buffer>
+}
+
 /** `wsgi.errors`: a text stream whose lines reach the request's logger. */
 export interface WsgiErrors {
   write (text: string): void
@@ -47,8 +60,12 @@ export interface WsgiErrors {
 /** `wsgi.file_wrapper(filelike, blockSize?)`: wraps a file-like object as a response body. */
 export type FileWrapperFactory = (filelike: unknown, blockSize?: number) => Body
 
-/** The per-request environ (PEP 3333 "environ Variables", DESIGN.md §3). */
-export interface Environ {
+/**
+ * The per-request environ (PEP 3333 "environ Variables", DESIGN.md §3).
+ * `Input` is the `wsgi.input` the app gets: {@link WsgiInput} in the default
+ * `input: 'buffer'` mode, {@link WsgiStreamInput} with `input: 'stream'`.
+ */
+export interface Environ<Input extends WsgiInput | WsgiStreamInput = WsgiInput> {
   REQUEST_METHOD: string
   SCRIPT_NAME: string
   PATH_INFO: string
@@ -65,7 +82,7 @@ export interface Environ {
   REQUEST_URI: string
   'wsgi.version': [1, 0]
   'wsgi.url_scheme': string
-  'wsgi.input': WsgiInput
+  'wsgi.input': Input
   'wsgi.errors': WsgiErrors
   'wsgi.multithread': boolean
   'wsgi.multiprocess': boolean
@@ -76,5 +93,12 @@ export interface Environ {
   [key: string]: unknown
 }
 
-/** A WSGI-style application. */
-export type WsgiApp = (environ: Environ, startResponse: StartResponse) => Body | Promise<Body>
+/** A WSGI-style application; `WsgiApp<WsgiStreamInput>` for `input: 'stream'`. */
+export type WsgiApp<Input extends WsgiInput | WsgiStreamInput = WsgiInput> =
+  (environ: Environ<Input>, startResponse: StartResponse) => Body | Promise<Body>
+
+/** Either kind of `wsgi.input`: what a transport-agnostic handler deals with. */
+export type AnyWsgiInput = WsgiInput | WsgiStreamInput
+
+/** An app that reads its body as a stream (`input: 'stream'`). */
+export type StreamingWsgiApp = WsgiApp<WsgiStreamInput>
