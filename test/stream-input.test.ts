@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import type { StreamingWsgiApp, WsgiStreamInput } from '../lib/index.js'
-import { listenWithMount, parseHead, rawExchange } from './helpers/server.js'
+import { listenWithMount, parseHead, rawExchange, waitFor } from './helpers/server.js'
 
 /** An app that runs `read` over wsgi.input and answers with what it returns, as JSON. */
 function reader (read: (input: WsgiStreamInput) => Promise<unknown>): StreamingWsgiApp {
@@ -14,8 +14,6 @@ function reader (read: (input: WsgiStreamInput) => Promise<unknown>): StreamingW
     return [JSON.stringify(result)]
   }
 }
-
-const text = (chunks: Buffer[]): string[] => chunks.map(String)
 
 /** Sends a request in pieces, pausing between them, and resolves with the whole response. */
 async function sendInPieces (port: number, pieces: string[], pauseMs = 5): Promise<string> {
@@ -233,7 +231,7 @@ test('a client that aborts mid-upload fails the pending read; nothing is logged 
   socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\npartial')
   await sleep(50)
   socket.destroy()
-  for (let i = 0; i < 50 && readError === undefined; i++) await sleep(10)
+  await waitFor(() => readError !== undefined)
   t.equal(readError?.code, 'ECONNRESET')
   t.equal(closes, 0, 'the app never returned a body')
   t.notOk(logs.some((record) => record.level >= 50), 'no error log')

@@ -80,3 +80,9 @@ export function parseHead (text: string): { statusLine: string, headers: Record<
   }
   return { statusLine, headers, body: text.slice(end + 4) }
 }
+
+/** Polls `condition` every few milliseconds until it holds or `timeoutMs` pass. */
+export async function waitFor (condition: () => boolean, timeoutMs = 1000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+}
