@@ -1,0 +1,48 @@
+// The work every contender does, once as a WSGI app and once for the native routes, so the
+// scenarios compare transports, not work. Paths: /hello /legacy /64k /1m /async /echo /missing.
+export const HELLO = 'Hello, World!'
+export const BLOCK_64K = Buffer.alloc(64 * 1024, 'x')
+export const PIECE_64K = BLOCK_64K // 16 × 64 KiB = 1 MiB
+export const SMALL = 'a small chunk of text\n'
+
+/** What the legacy scenario computes from a request: a few CGI keys, the query and a cookie. */
+export function legacyText (method, path, query, cookieHeader, userAgent) {
+  const name = new URLSearchParams(query).get('name') ?? 'nobody'
+  const session = /(?:^|;\s*)session=([^;]*)/.exec(cookieHeader ?? '')?.[1] ?? 'none'
+  return `${method} ${path} for ${name}, session ${session}, agent ${userAgent ?? '-'}\n`
+}
+
+export function * oneMebibyte () {
+  for (let i = 0; i < 16; i++) yield PIECE_64K
+}
+
+export async function * hundredSmall () {
+  for (let i = 0; i < 100; i++) yield SMALL
+}
+
+/** The scenarios as one WSGI app routing on PATH_INFO. */
+export function wsgiApp (environ, startResponse) {
+  switch (environ.PATH_INFO) {
+    case '/hello':
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
+      return [HELLO]
+    case '/legacy':
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
+      return [legacyText(environ.REQUEST_METHOD, environ.PATH_INFO, environ.QUERY_STRING, environ.HTTP_COOKIE, environ.HTTP_USER_AGENT)]
+    case '/64k':
+      startResponse('200 OK', [['Content-Type', 'application/octet-stream']])
+      return [BLOCK_64K]
+    case '/1m':
+      startResponse('200 OK', [['Content-Type', 'application/octet-stream']])
+      return oneMebibyte()
+    case '/async':
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
+      return hundredSmall()
+    case '/echo':
+      startResponse('200 OK', [['Content-Type', 'application/octet-stream']])
+      return [environ['wsgi.input'].read()]
+    default:
+      startResponse('404 Not Found', [['Content-Type', 'text/plain']])
+      return ['not found']
+  }
+}

@@ -1,0 +1,132 @@
+// `npm run bench`: every contender in its own server process, autocannon driven from this
+// process, warm-up then measured runs, rounds interleaved (A B C … A B C …), medians reported
+// as a markdown table in benchmarks/RESULTS.md. `--quick` (CI): one short round over a subset,
+// checking only that every contender answers correctly; it records nothing and judges no speed.
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import { appendResults, machine, median } from './report.mjs'
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '4' },
+    warmup: { type: 'string', default: '1' },
+    contenders: { type: 'string' },
+    scenarios: { type: 'string' }
+  }
+})
+
+const ECHO_BODY = Buffer.alloc(16 * 1024, 'e')
+const SCENARIOS = [
+  { name: 'hello', path: '/hello', quick: true },
+  { name: 'hello -p 10', path: '/hello', pipelining: 10 },
+  { name: 'legacy', path: '/legacy?name=ada&x=1', headers: { cookie: 'theme=dark; session=abc123', 'user-agent': 'bench/1' }, quick: true },
+  { name: '64 KiB', path: '/64k' },
+  { name: '1 MiB / 16 chunks', path: '/1m', quick: true },
+  { name: 'async 100 chunks', path: '/async' },
+  { name: 'POST 16 KiB echo', path: '/echo', method: 'POST', body: ECHO_BODY, headers: { 'content-type': 'application/octet-stream' }, quick: true },
+  { name: '404 in app', path: '/missing', expectStatus: 404 }
+]
+const CONTENDERS = ['native', 'native-hijack', 'wsgi-mount', 'wsgi-reply', 'express', 'middie', 'node-http']
+
+const contenders = args.contenders?.split(',') ?? CONTENDERS
+const scenarios = SCENARIOS.filter((scenario) =>
+  args.scenarios ? args.scenarios.split(',').includes(scenario.name) : !args.quick || scenario.quick)
+const rounds = args.quick ? 1 : Number(args.rounds)
+const duration = args.quick ? 1 : Number(args.duration)
+const warmup = args.quick ? 0 : Number(args.warmup)
+
+async function startServer (contender) {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./servers.mjs', import.meta.url)), contender], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  for await (const chunk of child.stdout) {
+    output += chunk
+    const match = /READY (\d+)/.exec(output)
+    if (match) return { child, port: Number(match[1]) }
+  }
+  throw new Error(`${contender} did not start`)
+}
+
+async function cpuMicros (port) {
+  const usage = await (await fetch(`http://127.0.0.1:${port}/__cpu`)).json()
+  return usage.user + usage.system
+}
+
+function load (port, scenario, seconds) {
+  return autocannon({
+    url: `http://127.0.0.1:${port}${scenario.path}`,
+    method: scenario.method ?? 'GET',
+    headers: scenario.headers,
+    body: scenario.body,
+    connections: 50,
+    pipelining: scenario.pipelining ?? 1,
+    duration: seconds
+  })
+}
+
+/** One measured run; throws when the contender answered anything but the expected status. */
+async function measure (contender, port, scenario) {
+  if (warmup > 0) await load(port, scenario, warmup)
+  const cpuBefore = await cpuMicros(port)
+  const result = await load(port, scenario, duration)
+  const cpu = await cpuMicros(port) - cpuBefore
+  const expected = scenario.expectStatus ?? 200
+  const unexpected = expected === 200 ? result.non2xx : result.requests.total - (result.statusCodeStats[expected]?.count ?? 0)
+  if (result.errors > 0 || result.timeouts > 0 || unexpected > 0 || result.requests.total === 0) {
+    throw new Error(`${contender} / ${scenario.name}: ${result.errors} errors, ${result.timeouts} timeouts, ${unexpected} unexpected statuses of ${result.requests.total}`)
+  }
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    mibPerSecond: result.throughput.average / 1024 / 1024,
+    cpuPerRequest: cpu / result.requests.total
+  }
+}
+
+function table (runs) {
+  const lines = []
+  for (const scenario of scenarios) {
+    const stats = (contender, key) => median(runs[scenario.name][contender].map((run) => run[key]))
+    const native = contenders.includes('native') ? stats('native', 'rps') : NaN
+    const nativeCpu = contenders.includes('native') ? stats('native', 'cpuPerRequest') : NaN
+    lines.push(`### ${scenario.name}${scenario.pipelining ? '' : ' (-c 50)'}`, '',
+      '| contender | req/s | × native | p50 ms | p99 ms | MiB/s | CPU µs/req | × native CPU |',
+      '|---|---|---|---|---|---|---|---|')
+    for (const contender of contenders) {
+      const rps = stats(contender, 'rps')
+      const cpu = stats(contender, 'cpuPerRequest')
+      lines.push(`| ${contender} | ${rps.toFixed(0)} | ${(rps / native).toFixed(2)} | ${stats(contender, 'p50')} | ${stats(contender, 'p99')} | ${stats(contender, 'mibPerSecond').toFixed(1)} | ${cpu.toFixed(1)} | ${(cpu / nativeCpu).toFixed(2)} |`)
+    }
+    lines.push('')
+  }
+  return lines.join('\n')
+}
+
+const servers = {}
+try {
+  for (const contender of contenders) servers[contender] = await startServer(contender)
+  const runs = Object.fromEntries(scenarios.map((scenario) => [scenario.name, Object.fromEntries(contenders.map((c) => [c, []]))]))
+  for (let round = 0; round < rounds; round++) {
+    for (const scenario of scenarios) {
+      for (const contender of contenders) {
+        runs[scenario.name][contender].push(await measure(contender, servers[contender].port, scenario))
+        process.stderr.write('.')
+      }
+    }
+  }
+  process.stderr.write('\n')
+  if (args.quick) {
+    console.log(`bench --quick: ${contenders.length} contenders × ${scenarios.length} scenarios answered correctly`)
+  } else {
+    const header = `${await machine()}. Median of ${rounds} interleaved rounds, ${duration} s each after ${warmup} s of warm-up, autocannon -c 50 in the parent process, each server in its own process.`
+    const body = `${header}\n\n${table(runs)}`
+    console.log(body)
+    await appendResults('Request throughput (benchmarks/run.mjs)', body)
+  }
+} finally {
+  for (const { child } of Object.values(servers)) child.kill()
+}

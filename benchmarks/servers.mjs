@@ -1,0 +1,112 @@
+// One benchmark server per process: `node servers.mjs <contender>` prints `READY <port>`.
+// Every contender serves the same scenarios (see apps.mjs); /__cpu reports process.cpuUsage().
+import http from 'node:http'
+import { Readable } from 'node:stream'
+import Fastify from 'fastify'
+import fastifyWsgi from 'fastify-wsgi'
+import { BLOCK_64K, HELLO, hundredSmall, legacyText, oneMebibyte, wsgiApp } from './apps.mjs'
+
+const contender = process.argv[2]
+
+/** Native Fastify routes doing the same work as the WSGI app. */
+function nativeRoutes (fastify) {
+  fastify.get('/hello', (_request, reply) => { reply.type('text/plain').send(HELLO) })
+  fastify.get('/legacy', (request, reply) => {
+    const raw = request.raw
+    const query = raw.url.includes('?') ? raw.url.slice(raw.url.indexOf('?') + 1) : ''
+    reply.type('text/plain').send(legacyText(raw.method, '/legacy', query, raw.headers.cookie, raw.headers['user-agent']))
+  })
+  fastify.get('/64k', (_request, reply) => { reply.type('application/octet-stream').send(BLOCK_64K) })
+  fastify.get('/1m', (_request, reply) => { reply.type('application/octet-stream').send(Readable.from(oneMebibyte())) })
+  fastify.get('/async', (_request, reply) => { reply.type('text/plain').send(Readable.from(hundredSmall(), { objectMode: false })) })
+  fastify.register(async (scope) => {
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+    scope.post('/echo', (request, reply) => { reply.type('application/octet-stream').send(request.body) })
+  })
+}
+
+/** A connect/express-style handler doing the same work, for the middleware contenders and node:http. */
+async function rawHandler (req, res) {
+  const path = req.url.split('?', 1)[0]
+  const send = (status, type, body) => {
+    res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) })
+    res.end(body)
+  }
+  const stream = async (type, chunks) => {
+    res.writeHead(200, { 'Content-Type': type })
+    for await (const chunk of chunks) if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve))
+    res.end()
+  }
+  switch (path) {
+    case '/hello': return send(200, 'text/plain', HELLO)
+    case '/legacy': {
+      const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : ''
+      return send(200, 'text/plain', legacyText(req.method, path, query, req.headers.cookie, req.headers['user-agent']))
+    }
+    case '/64k': return send(200, 'application/octet-stream', BLOCK_64K)
+    case '/1m': return stream('application/octet-stream', oneMebibyte())
+    case '/async': return stream('text/plain', hundredSmall())
+    case '/echo': {
+      const chunks = []
+      for await (const chunk of req) chunks.push(chunk)
+      return send(200, 'application/octet-stream', Buffer.concat(chunks))
+    }
+    default: return send(404, 'text/plain', 'not found')
+  }
+}
+
+function cpuRoute (fastify) {
+  fastify.get('/__cpu', async () => process.cpuUsage())
+}
+
+async function listenFastify (build) {
+  const fastify = Fastify({ logger: false })
+  cpuRoute(fastify)
+  await build(fastify)
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  return fastify.server.address().port
+}
+
+const contenders = {
+  native: () => listenFastify((fastify) => nativeRoutes(fastify)),
+  'native-hijack': () => listenFastify((fastify) => {
+    // the handler reads the body itself
+    fastify.removeAllContentTypeParsers()
+    fastify.addContentTypeParser('*', (_request, _payload, done) => done(null))
+    fastify.all('/*', (request, reply) => { reply.hijack(); rawHandler(request.raw, reply.raw) })
+  }),
+  'wsgi-mount': () => listenFastify((fastify) => fastify.register(fastifyWsgi, { app: wsgiApp })),
+  'wsgi-reply': () => listenFastify(async (fastify) => {
+    await fastify.register(fastifyWsgi)
+    fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+    fastify.all('/*', (_request, reply) => reply.wsgi(wsgiApp))
+  }),
+  express: () => listenFastify(async (fastify) => {
+    const { default: fastifyExpress } = await import('@fastify/express')
+    await fastify.register(fastifyExpress)
+    fastify.use((req, res, next) => { req.url.startsWith('/__cpu') ? next() : rawHandler(req, res) })
+  }),
+  middie: () => listenFastify(async (fastify) => {
+    const { default: fastifyMiddie } = await import('@fastify/middie')
+    await fastify.register(fastifyMiddie)
+    fastify.use((req, res, next) => { req.url.startsWith('/__cpu') ? next() : rawHandler(req, res) })
+  }),
+  'node-http': () => new Promise((resolve) => {
+    const server = http.createServer((req, res) => {
+      if (req.url === '/__cpu') {
+        res.end(JSON.stringify(process.cpuUsage()))
+        return
+      }
+      rawHandler(req, res)
+    })
+    server.listen(0, '127.0.0.1', () => resolve(server.address().port))
+  })
+}
+
+if (!(contender in contenders)) {
+  console.error(`unknown contender ${contender}; one of ${Object.keys(contenders).join(', ')}`)
+  process.exit(2)
+}
+const port = await contenders[contender]()
+process.stdout.write(`READY ${port}\n`)
