@@ -180,7 +180,6 @@ export function buildEnviron (
   const hostPort = host === '' ? null : request.port
 
   const environ: Environ<AnyWsgiInput> = {
-    ...settings.baseEnviron,
     REQUEST_METHOD: raw.method ?? 'GET',
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo(path, scriptName),
@@ -206,5 +205,10 @@ export function buildEnviron (
     'fastify.reply': reply
   }
   addHeaders(environ, raw.rawHeaders, settings.dropUnderscoreHeaders)
+  // B6: base keys come first in wsgiref; here they fill in, so the request's keys still win.
+  const base = settings.baseEnviron
+  if (base !== null) {
+    for (const key in base) if (!(key in environ)) environ[key] = base[key]
+  }
   return environ
 }
