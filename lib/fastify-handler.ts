@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import type { AnyWsgiInput, Chunk, WsgiApp } from '../types/protocol.js'
 import { BaseHandler } from './handler.js'
@@ -21,6 +22,13 @@ export interface HandlerSettings extends EnvironSettings, Mount {
  * the connection alive; a larger (or unknown) rest closes it (as gunicorn).
  */
 const DRAIN_LIMIT = 64 * 1024
+
+/** How long an aborted response may take to flush what was already written. */
+const ABORT_GRACE_MS = 5000
+
+function destroySocket (socket: Socket): void {
+  socket.destroy()
+}
 
 function isReadable (value: unknown): value is Readable {
   return typeof (value as Readable | null)?.on === 'function' && typeof (value as Readable).read === 'function'
@@ -140,15 +148,30 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 
   protected endResponse (chunk?: Chunk): void {
     this.errors.flush()
+    const socket = this.res.socket
     if (chunk === undefined) this.res.end()
     else this.res.end(chunk)
+    // The bytes sent are complete, but the app was wrong about them: do not reuse the connection.
+    if (!this.keepConnection) socket?.destroySoon()
     this.streamInput?.discardRest()
   }
 
+  /**
+   * Ends the connection without ending the response: the client gets the
+   * bytes already written, then the connection closes before the body's end
+   * (no last chunk, or fewer bytes than Content-Length), so it cannot take the
+   * response for complete. A client that stops reading is cut off after a grace period.
+   */
   protected abortResponse (): void {
     this.errors.flush()
     if (!this.reply.sent) this.reply.hijack()
-    this.res.destroy()
+    const socket = this.res.socket
+    if (socket === null || socket.destroyed || this.request.raw.httpVersionMajor !== 1) {
+      this.res.destroy()
+      return
+    }
+    socket.destroySoon()
+    setTimeout(destroySocket, ABORT_GRACE_MS, socket).unref()
   }
 
   protected clientGone (): boolean {

@@ -91,6 +91,11 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
   private discardBody = false
   /** Set once no more body bytes may be written: the iteration stops. */
   private bodyComplete = false
+  /**
+   * False once the response went wrong in a way the framing hides (a body cut
+   * at its declared length): the transport closes the connection after it.
+   */
+  protected keepConnection = true
   private writeCallable: WriteCallable | null = null
   private readonly headRequest: boolean
 
@@ -225,6 +230,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     }
     this.bytesSent = this.declaredLength
     this.bodyComplete = true
+    this.keepConnection = false
     this.logException(
       new FST_WSGI_CONTENT_LENGTH_MISMATCH(this.declaredLength, 'the body is longer: the surplus was not sent'),
       'The app sent more bytes than its Content-Length')
