@@ -168,7 +168,8 @@ export function buildEnviron (
 ): Environ<AnyWsgiInput> {
   const raw = request.raw
   const socket = raw.socket
-  const target = splitTarget(raw.url ?? '/')
+  // With wsgiRewriteUrl, Fastify routes a rewritten URL and keeps the one sent in originalUrl.
+  const target = splitTarget((raw as { originalUrl?: string }).originalUrl ?? raw.url ?? '/')
   let path = unquoteLatin1(target.path)
   let scriptName = mount.scriptName
   if (settings.pathEncoding === 'utf8') {

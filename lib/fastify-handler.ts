@@ -37,20 +37,20 @@ function isReadable (value: unknown): value is Readable {
 /**
  * Where the request body is. Mounted routes hand the body stream through
  * untouched (a pass-through content-type parser); bodyless methods (GET...)
- * skip Fastify's parsers, so their body, if any, is still on the wire; a
- * reply.wsgi route may have parsed it already, and then its raw bytes are gone.
+ * skip Fastify's parsers, so their body, if any, is still on the wire. A
+ * reply.wsgi route's own parser may have turned it into a string or an
+ * object: its raw bytes are gone, and the reason is returned instead.
  */
 function requestBody (request: FastifyRequest): Readable | Buffer | string {
   const body: unknown = request.body
   if (isReadable(body) || Buffer.isBuffer(body)) return body
-  if (typeof body === 'string') return Buffer.from(body)
-  if (body === undefined || body === null) {
-    const headers = request.raw.headers
-    const declared = headers['transfer-encoding'] !== undefined ||
-      (headers['content-length'] !== undefined && headers['content-length'] !== '0')
-    return declared && !request.raw.readableEnded ? request.raw : EMPTY_BODY
-  }
-  return `the route's content-type parser already parsed the body (${request.headers['content-type']}); mount the app with fastifyWsgi's "app" option to receive the raw body`
+  const headers = request.raw.headers
+  const declared = headers['transfer-encoding'] !== undefined ||
+    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+  if (!declared) return EMPTY_BODY
+  if (body === undefined && !request.raw.readableEnded) return request.raw
+  return `the route's content-type parser already parsed the body (${headers['content-type']}), so its raw bytes are gone; ` +
+    'mount the app with fastifyWsgi\'s "app" option, or give the route a parser that keeps the body as a Buffer'
 }
 
 const EMPTY_BODY = Buffer.alloc(0)

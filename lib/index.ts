@@ -20,6 +20,7 @@ export type { FastifyWsgiOptions, ReplyWsgiOptions, WsgiRunOptions } from './opt
 export { BaseHandler } from './handler.js'
 export { FileWrapper } from './file-wrapper.js'
 export { isHopByHop, formatDateTime } from './util.js'
+export { wsgiRewriteUrl } from './rewrite-url.js'
 export * as errors from './errors.js'
 export { VERSION } from './version.js'
 

@@ -1,6 +1,7 @@
 // wsgi.input in `input: 'stream'` mode (issue: request bodies), over real sockets.
 import { test } from 'tap'
 import { connect, type Socket } from 'node:net'
+import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import type { StreamingWsgiApp, WsgiStreamInput } from '../lib/index.js'
@@ -136,7 +137,7 @@ test('bodies from 0 bytes to several MiB arrive intact, Content-Length and chunk
     t.same(await sized.body.json(), [size, sum], `${size} bytes with Content-Length`)
     const chunked = await request(origin, {
       method: 'POST',
-      body: (async function * () { for (let i = 0; i < size; i += 65536) yield body.subarray(i, i + 65536) })()
+      body: Readable.from((function * () { for (let i = 0; i < size; i += 65536) yield body.subarray(i, i + 65536) })())
     })
     t.same(await chunked.body.json(), [size, sum], `${size} bytes chunked`)
   }
@@ -205,7 +206,7 @@ test('an app may catch the limit error and answer on its own', async (t) => {
       return ['handled']
     }
   })
-  const response = await request(origin, { method: 'POST', body: (async function * () { yield 'abc'; yield 'def' })() })
+  const response = await request(origin, { method: 'POST', body: Readable.from(['abc', 'def']) })
   t.equal(response.statusCode, 422)
   t.equal(await response.body.text(), 'handled')
 })
