@@ -55,8 +55,12 @@ function requestBody (request: FastifyRequest): Readable | Buffer | string {
 
 const EMPTY_BODY = Buffer.alloc(0)
 
-/** Opens wsgi.input in the configured mode; a buffered body is read here, before the app runs. */
-async function openInput (request: FastifyRequest, settings: HandlerSettings): Promise<AnyWsgiInput> {
+/**
+ * Opens wsgi.input in the configured mode. Only a buffered body still on the
+ * wire needs waiting for (it is read here, before the app runs): everything
+ * else is synchronous, so the common bodiless request stays on a sync path.
+ */
+function openInput (request: FastifyRequest, settings: HandlerSettings): AnyWsgiInput | Promise<AnyWsgiInput> {
   const limit = settings.bodyLimit
   // A declared length over the limit is refused before the app runs, in both modes.
   if (Number(request.headers['content-length']) > limit) throw new FST_WSGI_BODY_TOO_LARGE(limit)
@@ -65,7 +69,8 @@ async function openInput (request: FastifyRequest, settings: HandlerSettings): P
   if (settings.input === 'stream') {
     return new StreamInput(Buffer.isBuffer(body) ? Readable.from([body], { objectMode: false }) : body, limit)
   }
-  return new BufferedInput(Buffer.isBuffer(body) ? body : await readBody(body, limit))
+  if (Buffer.isBuffer(body)) return new BufferedInput(body)
+  return readBody(body, limit).then((buffer) => new BufferedInput(buffer))
 }
 
 /** Drives BaseHandler over a Fastify reply: the only place that writes `reply.raw`. */
@@ -195,28 +200,46 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   }
 }
 
-/** Reads the body if needed, builds the environ and runs the app: the whole per-request path. */
-export async function runWsgi (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings): Promise<void> {
-  let input: AnyWsgiInput
+/**
+ * Opens the input (reading a buffered body first), builds the environ and
+ * runs the app: the whole per-request path. Returns a Promise only when the
+ * response continues asynchronously.
+ */
+export function runWsgi (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings): void | Promise<void> {
+  let input: AnyWsgiInput | Promise<AnyWsgiInput>
   try {
-    input = await openInput(request, settings)
+    input = openInput(request, settings)
   } catch (err) {
-    if (reply.raw.destroyed) {
-      // The client left mid-upload: expected, so nothing is logged as a server error.
-      request.log.debug({ err }, 'The client went away while sending the request body')
-      reply.hijack()
-      return
-    }
-    // 413 or a refused upload: the app never runs; Fastify's error handler answers.
-    reply.send(err)
+    refuseRequest(request, reply, err)
     return
   }
+  if (input instanceof Promise) {
+    return input.then(
+      (opened) => startHandler(request, reply, app, settings, opened),
+      (err: unknown) => refuseRequest(request, reply, err))
+  }
+  return startHandler(request, reply, app, settings, input)
+}
+
+function startHandler (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings, input: AnyWsgiInput): void | Promise<void> {
   let handler: FastifyHandler
   try {
     handler = new FastifyHandler(request, reply, settings, input)
   } catch (err) {
+    // The request cannot become an environ (ambiguous headers, a wrong scriptName).
     reply.send(err)
     return
   }
-  await handler.run(app)
+  return handler.run(app)
+}
+
+/** The app never runs: the body was refused (413) or the upload broke off. */
+function refuseRequest (request: FastifyRequest, reply: FastifyReply, err: unknown): void {
+  if (reply.raw.destroyed) {
+    // The client left mid-upload: expected, so nothing is logged as a server error.
+    request.log.debug({ err }, 'The client went away while sending the request body')
+    reply.hijack()
+    return
+  }
+  reply.send(err)
 }

@@ -47,6 +47,13 @@ function byteLength (chunk: Chunk): number {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength
 }
 
+/** Stops an iterator after an error: the error, not one from return(), is what gets reported. */
+function returnQuietly (iterator: Iterator<unknown>): void {
+  try {
+    iterator.return?.()
+  } catch {}
+}
+
 function isThenable (value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 }
@@ -124,17 +131,37 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
   /** Logs an expected client disconnect at a quiet level. */
   protected abstract logDisconnect (err: unknown): void
 
-  /** Runs the app for this request (wsgiref's run): every error is handled here, never thrown. */
-  async run (app: WsgiApp<Input>): Promise<void> {
+  /**
+   * Runs the app for this request (wsgiref's run). Every error is handled
+   * here, never thrown. A response that completes synchronously (a sync app
+   * and a body the transport takes at once) returns nothing; otherwise the
+   * returned Promise resolves when the response is over.
+   */
+  run (app: WsgiApp<Input>): void | Promise<void> {
+    let result: unknown
     try {
-      let result: unknown = app(this.environ, this.startResponse)
-      if (isThenable(result)) result = await result
+      result = app(this.environ, this.startResponse)
+      if (isThenable(result)) return this.finishAfter(result)
       this.result = result as Body
+      const pending = this.finishResponse()
+      if (pending !== undefined) return pending.then(undefined, (err: unknown) => this.fail(err))
+    } catch (err) {
+      this.fail(err)
+    }
+  }
+
+  private async finishAfter (promise: PromiseLike<unknown>): Promise<void> {
+    try {
+      this.result = await promise as Body
       await this.finishResponse()
     } catch (err) {
-      this.closeAfterError()
-      this.handleError(err)
+      this.fail(err)
     }
+  }
+
+  private fail (err: unknown): void {
+    this.closeAfterError()
+    this.handleError(err)
   }
 
   /** The startResponse callable (checklist C1-C7). */
@@ -158,8 +185,12 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     return this.writeCallable
   }
 
-  /** Iterates the body and writes it, then finishes the response (wsgiref's finish_response). */
-  protected async finishResponse (): Promise<void> {
+  /**
+   * Iterates the body and writes it, then finishes the response (wsgiref's
+   * finish_response). Stays synchronous while the transport takes every
+   * chunk at once; continues asynchronously after the first wait for drain.
+   */
+  protected finishResponse (): void | Promise<void> {
     const result: unknown = this.result
     if (Array.isArray(result)) {
       if (result.length === 1 && !this.headersSent && this.declaredLength === -1) {
@@ -167,23 +198,68 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
         return
       }
       for (let i = 0; i < result.length && !this.bodyComplete; i++) {
-        if (this.sendChunk(result[i])) await this.drain()
+        if (this.sendChunk(result[i])) return this.finishArrayAfterDrain(result, i + 1)
       }
     } else if (typeof (result as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function') {
-      for await (const chunk of result as AsyncIterable<unknown>) {
-        if (this.sendChunk(chunk)) await this.drain()
-        if (this.bodyComplete) break
-      }
+      return this.finishAsyncIterable(result as AsyncIterable<unknown>)
     } else if (typeof result !== 'string' && typeof (result as Iterable<unknown> | null)?.[Symbol.iterator] === 'function') {
-      for (const chunk of result as Iterable<unknown>) {
-        if (this.sendChunk(chunk)) await this.drain()
-        if (this.bodyComplete) break
-      }
+      return this.finishIterator((result as Iterable<unknown>)[Symbol.iterator]())
     } else {
       throw new FST_WSGI_INVALID_BODY(describeValue(result))
     }
     this.closeResult()
     this.finishContent()
+  }
+
+  private async finishArrayAfterDrain (result: unknown[], from: number): Promise<void> {
+    await this.drain()
+    for (let i = from; i < result.length && !this.bodyComplete; i++) {
+      if (this.sendChunk(result[i])) await this.drain()
+    }
+    this.closeResult()
+    this.finishContent()
+  }
+
+  private async finishAsyncIterable (result: AsyncIterable<unknown>): Promise<void> {
+    for await (const chunk of result) {
+      if (this.sendChunk(chunk)) await this.drain()
+      if (this.bodyComplete) break
+    }
+    this.closeResult()
+    this.finishContent()
+  }
+
+  /**
+   * Iterates a sync iterator as for-of would, without its async cost: an
+   * iterator left early, by an error of ours or a stop, gets return() (D7).
+   */
+  private finishIterator (iterator: Iterator<unknown>): void | Promise<void> {
+    for (let step = iterator.next(); step.done !== true; step = iterator.next()) {
+      let mustWait: boolean
+      try {
+        mustWait = this.sendChunk(step.value)
+      } catch (err) {
+        returnQuietly(iterator)
+        throw err
+      }
+      if (this.bodyComplete) {
+        iterator.return?.()
+        break
+      }
+      if (mustWait) return this.finishIteratorAfterDrain(iterator)
+    }
+    this.closeResult()
+    this.finishContent()
+  }
+
+  private async finishIteratorAfterDrain (iterator: Iterator<unknown>): Promise<void> {
+    try {
+      await this.drain()
+    } catch (err) {
+      returnQuietly(iterator)
+      throw err
+    }
+    await this.finishIterator(iterator)
   }
 
   /**

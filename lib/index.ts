@@ -50,7 +50,8 @@ function decorateReply (fastify: FastifyInstance, settings: HandlerSettings): vo
       callSettings = resolveSettings(options, settings)
       if (options.scriptName !== undefined) callSettings.scriptName = normalizeScriptName('scriptName', options.scriptName)
     }
-    return runWsgi(this.request, this, app, callSettings)
+    // Always a Promise, as typed: a sync response has already ended when it resolves.
+    return Promise.resolve(runWsgi(this.request, this, app, callSettings))
   })
 }
 
@@ -60,7 +61,7 @@ function mount (fastify: FastifyInstance, app: WsgiApp<AnyWsgiInput>, settings: 
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', passThroughParser)
     const mountSettings = { ...settings, scriptName: normalizeScriptName('prefix', scope.prefix) }
-    const handler = function wsgiMountHandler (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const handler = function wsgiMountHandler (request: FastifyRequest, reply: FastifyReply): void | Promise<void> {
       return runWsgi(request, reply, app, mountSettings)
     }
     const method = scope.supportedMethods
