@@ -177,16 +177,26 @@ export function buildEnviron (
     scriptName = latin1ToUtf8(scriptName)
   }
   const scheme = request.protocol ?? 'http'
+  // Fastify's host honours trustProxy (X-Forwarded-Host); read it once and split it here.
   const host = request.host
-  const hostPort = host === '' ? null : request.port
+  let serverName: string
+  let serverPort: string
+  if (host === '') {
+    serverName = socket.localAddress ?? ''
+    serverPort = String(socket.localPort ?? '')
+  } else {
+    const portColon = host.indexOf(':', host.charCodeAt(0) === 0x5b ? host.indexOf(']') : 0)
+    serverName = portColon === -1 ? host : host.slice(0, portColon)
+    serverPort = portColon === -1 ? (scheme === 'https' ? '443' : '80') : host.slice(portColon + 1)
+  }
 
   const environ: Environ<AnyWsgiInput> = {
     REQUEST_METHOD: raw.method ?? 'GET',
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo(path, scriptName),
     QUERY_STRING: target.query,
-    SERVER_NAME: host === '' ? socket.localAddress ?? '' : request.hostname,
-    SERVER_PORT: String(hostPort ?? (host === '' ? socket.localPort : scheme === 'https' ? 443 : 80)),
+    SERVER_NAME: serverName,
+    SERVER_PORT: serverPort,
     SERVER_PROTOCOL: 'HTTP/' + raw.httpVersion,
     SERVER_SOFTWARE: settings.serverSoftware,
     GATEWAY_INTERFACE: 'CGI/1.1',

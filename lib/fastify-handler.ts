@@ -54,6 +54,8 @@ function requestBody (request: FastifyRequest): Readable | Buffer | string {
 }
 
 const EMPTY_BODY = Buffer.alloc(0)
+/** Shared by every request without a body: reading nothing leaves no state to keep apart. */
+const EMPTY_INPUT = new BufferedInput(EMPTY_BODY)
 
 /**
  * Opens wsgi.input in the configured mode. Only a buffered body still on the
@@ -69,6 +71,7 @@ function openInput (request: FastifyRequest, settings: HandlerSettings): AnyWsgi
   if (settings.input === 'stream') {
     return new StreamInput(Buffer.isBuffer(body) ? Readable.from([body], { objectMode: false }) : body, limit)
   }
+  if (body === EMPTY_BODY) return EMPTY_INPUT
   if (Buffer.isBuffer(body)) return new BufferedInput(body)
   return readBody(body, limit).then((buffer) => new BufferedInput(buffer))
 }
