@@ -93,6 +93,8 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.errors = errors
     this.streamInput = input instanceof StreamInput ? input : null
     this.serverSoftware = settings.serverSoftwareHeader
+    // Node's ServerResponse adds Date itself unless the app sent one: the rule of D6.
+    this.addDate = false
   }
 
   protected writeHead (statusCode: number, reason: string, headers: string[]): void {

@@ -72,6 +72,11 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
   originServer = true
   /** The Server header value, or false for none. */
   serverSoftware: string | false = false
+  /**
+   * Whether the handler adds Date itself; false for transports that already
+   * add one unless the app did (Node's ServerResponse does, from a cached value).
+   */
+  addDate = true
   errorStatus = '500 Internal Server Error'
   errorHeaders: ResponseHeader[] = [['Content-Type', 'text/plain; charset=utf-8']]
   errorBody = 'A server error occurred.  Please contact the administrator.'
@@ -333,13 +338,10 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     const statusCode = this.statusCode
     this.discardBody = this.headRequest || statusCode < 200 || statusCode === 204 || statusCode === 304
     const appHeaders = this.headers as ResponseHeader[]
-    const headers: string[] = new Array(appHeaders.length * 2)
-    for (let i = 0; i < appHeaders.length; i++) {
-      headers[i * 2] = appHeaders[i][0]
-      headers[i * 2 + 1] = appHeaders[i][1]
-    }
+    const headers: string[] = []
+    for (let i = 0; i < appHeaders.length; i++) headers.push(appHeaders[i][0], appHeaders[i][1])
     if (this.originServer) {
-      if (!this.hasDate) headers.push('Date', httpDate())
+      if (!this.hasDate && this.addDate) headers.push('Date', httpDate())
       if (this.serverSoftware !== false && !this.hasServer) headers.push('Server', this.serverSoftware)
     }
     // 1xx and 204 may not carry Content-Length, and a 304's describes the resource, not this empty body.
