@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AnyWsgiInput, Environ, FileWrapperFactory, WsgiErrors } from '../types/protocol.js'
+import type { AnyWsgiInput, Environ, FileWrapperFactory, ResponseHeader, WsgiErrors } from '../types/protocol.js'
+import { clientSignal, sendEarlyHints } from './extensions.js'
 import { FST_WSGI_BAD_REQUEST, FST_WSGI_INVALID_OPTION } from './errors.js'
 
 /** What the environ builder needs from the plugin options, resolved once at registration. */
@@ -149,6 +150,20 @@ function pathInfo (path: string, scriptName: string): string {
   throw new FST_WSGI_INVALID_OPTION('scriptName', `"${scriptName}" does not lead the request path "${path}"`)
 }
 
+/**
+ * `fastify.signal` is an accessor: an AbortController is made on first read
+ * only, since one per request would cost more than the rest of the environ.
+ */
+const SIGNAL_PROPERTY: PropertyDescriptor = {
+  get (this: Environ<AnyWsgiInput>): AbortSignal {
+    const signal = clientSignal(this['fastify.reply'] as FastifyReply)
+    Object.defineProperty(this, 'fastify.signal', { value: signal, enumerable: true, configurable: true, writable: true })
+    return signal
+  },
+  enumerable: true,
+  configurable: true
+}
+
 /** Where the app is mounted: SCRIPT_NAME, and how much of the decoded path it covers. */
 export interface Mount {
   scriptName: string
@@ -213,8 +228,10 @@ export function buildEnviron (
     'wsgi.input_terminated': true,
     'wsgi.file_wrapper': settings.fileWrapper,
     'fastify.request': request,
-    'fastify.reply': reply
+    'fastify.reply': reply,
+    'fastify.earlyHints': (headers: ResponseHeader[]) => sendEarlyHints(reply, headers)
   }
+  Object.defineProperty(environ, 'fastify.signal', SIGNAL_PROPERTY)
   addHeaders(environ, raw.rawHeaders, settings.dropUnderscoreHeaders)
   // B6: base keys come first in wsgiref; here they fill in, so the request's keys still win.
   const base = settings.baseEnviron

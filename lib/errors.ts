@@ -39,3 +39,5 @@ export const FST_WSGI_BODY_UNAVAILABLE = createError<[string]>(
   'FST_WSGI_BODY_UNAVAILABLE', 'wsgi.input cannot be read: %s', 500)
 export const FST_WSGI_CONTENT_LENGTH_MISMATCH = createError<[number, string]>(
   'FST_WSGI_CONTENT_LENGTH_MISMATCH', 'The app declared Content-Length %s but %s', 500)
+export const FST_WSGI_EARLY_HINTS = createError<[string]>(
+  'FST_WSGI_EARLY_HINTS', 'fastify.earlyHints() cannot send 103 Early Hints: %s', 500)

@@ -3,6 +3,8 @@
  * receives and what it may return. These types are the public contract.
  */
 
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
 /** One piece of a response body: bytes, or text that is sent as UTF-8. */
 export type Chunk = Uint8Array | string
 
@@ -89,6 +91,14 @@ export interface Environ<Input extends WsgiInput | WsgiStreamInput = WsgiInput> 
   'wsgi.run_once': boolean
   'wsgi.input_terminated': boolean
   'wsgi.file_wrapper'?: FileWrapperFactory
+  /** The Fastify request (fastify-wsgi's environ extension). */
+  'fastify.request'?: FastifyRequest
+  /** The Fastify reply (fastify-wsgi's environ extension). */
+  'fastify.reply'?: FastifyReply
+  /** Aborted when the client goes away before the response is complete. */
+  'fastify.signal'?: AbortSignal
+  /** Sends `103 Early Hints` with these headers (a Link among them) before the response starts. */
+  'fastify.earlyHints'?: (headers: ResponseHeader[]) => void
   /** `HTTP_*` request headers, `baseEnviron` keys and server extensions. */
   [key: string]: unknown
 }

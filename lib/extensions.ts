@@ -1,0 +1,36 @@
+import type { FastifyReply } from 'fastify'
+import type { ResponseHeader } from '../types/protocol.js'
+import { checkHeaders } from './response-checks.js'
+import { FST_WSGI_EARLY_HINTS } from './errors.js'
+
+/**
+ * `fastify.signal`: an AbortSignal aborted when the client goes away before
+ * the response is complete, so async apps can stop work.
+ */
+export function clientSignal (reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  const res = reply.raw
+  const abortIfUnfinished = (): void => {
+    if (!res.writableFinished) controller.abort(new Error('The client went away before the response was complete'))
+  }
+  if (res.destroyed) abortIfUnfinished()
+  else res.once('close', abortIfUnfinished)
+  return controller.signal
+}
+
+/**
+ * `fastify.earlyHints(headers)`: sends `103 Early Hints` (RFC 8297) with the
+ * given `[name, value]` pairs, validated as startResponse validates its
+ * headers, before the response starts. Node sends 103 only with a Link
+ * header; HTTP/1.0 clients get none (RFC 9110 §15.2 forbids 1xx for them).
+ */
+export function sendEarlyHints (reply: FastifyReply, headers: ResponseHeader[]): void {
+  checkHeaders(headers)
+  const res = reply.raw
+  if (res.headersSent) throw new FST_WSGI_EARLY_HINTS('the response has already started')
+  const hints: Record<string, string[]> = {}
+  for (const [name, value] of headers) (hints[name.toLowerCase()] ??= []).push(value)
+  if (hints.link === undefined) throw new FST_WSGI_EARLY_HINTS('a Link header is required')
+  if (reply.request.raw.httpVersion === '1.0') return
+  res.writeEarlyHints(hints)
+}
