@@ -23,6 +23,8 @@ export interface RequestTarget {
   uri: string
 }
 
+const AUTHORITY_END = new Set([0x2f, 0x3f, 0x23]) // / ? #
+
 /**
  * Splits a raw request target. Node leaves a `#fragment` in `req.url`, and an
  * absolute-form target (`http://host/p`) carries its authority: neither may
@@ -33,8 +35,9 @@ export function splitTarget (url: string): RequestTarget {
   if (url.charCodeAt(0) !== 0x2f) {
     const scheme = url.indexOf('://')
     if (scheme !== -1) {
-      const slash = url.indexOf('/', scheme + 3)
-      start = slash === -1 ? url.length : slash
+      // The authority ends at the path, the query or the fragment, whichever comes first.
+      start = scheme + 3
+      while (start < url.length && !AUTHORITY_END.has(url.charCodeAt(start))) start++
     }
   }
   let end = url.indexOf('#', start)
@@ -184,14 +187,14 @@ export function buildEnviron (
   const raw = request.raw
   const socket = raw.socket
   // With wsgiRewriteUrl, Fastify routes a rewritten URL and keeps the one sent in originalUrl.
-  const target = splitTarget((raw as { originalUrl?: string }).originalUrl ?? raw.url ?? '/')
+  const target = splitTarget((raw as { originalUrl?: string }).originalUrl ?? raw.url as string)
   let path = unquoteLatin1(target.path)
   let scriptName = mount.scriptName
   if (settings.pathEncoding === 'utf8') {
     path = latin1ToUtf8(path)
     scriptName = latin1ToUtf8(scriptName)
   }
-  const scheme = request.protocol ?? 'http'
+  const scheme = request.protocol
   // Fastify's host honours trustProxy (X-Forwarded-Host); read it once and split it here.
   const host = request.host
   let serverName: string

@@ -73,7 +73,7 @@ function mount (fastify: FastifyInstance, app: WsgiApp<AnyWsgiInput>, settings: 
 async function fastifyWsgiPlugin (fastify: FastifyInstance, options: FastifyWsgiOptions): Promise<void> {
   const app = options.app === undefined ? undefined : checkApp('app', options.app)
   if (options.prefix !== undefined) normalizeScriptName('prefix', options.prefix)
-  const settings = resolveSettings(options, defaultSettings(fastify.initialConfig.bodyLimit ?? 1048576))
+  const settings = resolveSettings(options, defaultSettings(fastify.initialConfig.bodyLimit as number))
   if (!fastify.hasReplyDecorator('wsgi')) decorateReply(fastify, settings)
   else if (app === undefined) throw new FST_WSGI_ALREADY_DECORATED()
   if (app !== undefined) mount(fastify, app, settings, options.prefix)

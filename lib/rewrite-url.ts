@@ -13,7 +13,7 @@ import type { IncomingMessage } from 'node:http'
  * ```
  */
 export function wsgiRewriteUrl (req: IncomingMessage): string {
-  const url = req.url ?? '/'
+  const url = req.url as string
   const query = url.indexOf('?')
   const path = query === -1 ? url : url.slice(0, query)
   if (!path.includes('%')) return url

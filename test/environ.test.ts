@@ -4,7 +4,9 @@ import { test } from 'tap'
 import { connect } from 'node:net'
 import { request } from 'undici'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import fastifyWsgi, { VERSION, wsgiRewriteUrl, type Environ, type WsgiApp } from '../lib/index.js'
+import fastifyWsgi, { VERSION, wsgiRewriteUrl, type Environ, type WsgiApp, type WsgiErrors, type WsgiInput } from '../lib/index.js'
+import { buildEnviron } from '../lib/environ.js'
+import { defaultSettings } from '../lib/options.js'
 import { createServer, listenWithMount, parseHead, rawExchange } from './helpers/server.js'
 
 /** Every test ends in bounded time, whatever the server does. */
@@ -248,6 +250,24 @@ test('B2: wsgi.url_scheme honours X-Forwarded-Proto only with Fastify\'s trustPr
   const plain = await listenWithMount(t, { prefix: '/legacy', app: dumpApp() })
   const ignored = await environOf(plain.origin, '/legacy/', { headers: { 'x-forwarded-proto': 'https' } })
   t.equal(ignored['wsgi.url_scheme'], 'http', 'an untrusted X-Forwarded-Proto is ignored')
+})
+
+test('B1: behind a trusted proxy, SERVER_NAME and SERVER_PORT follow X-Forwarded-Host and the https default port', bounded, async (t) => {
+  const { origin } = await listenWithMount(t, { prefix: '/legacy', app: dumpApp() }, { trustProxy: true })
+  const environ = await environOf(origin, '/legacy/', { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example' } })
+  t.equal(environ.SERVER_NAME, 'public.example')
+  t.equal(environ.SERVER_PORT, '443')
+})
+
+test('B1: a socket that is already gone leaves REMOTE_ADDR, REMOTE_PORT and the socket address empty, not undefined', bounded, async (t) => {
+  const socket = {}
+  const raw = { url: '/x', method: 'GET', httpVersion: '1.0', rawHeaders: [], socket }
+  const request = { raw, host: '', protocol: 'http', ip: undefined } as unknown as FastifyRequest
+  const environ = buildEnviron(request, {} as FastifyReply, { scriptName: '' }, defaultSettings(0), {} as WsgiInput, {} as WsgiErrors)
+  t.equal(environ.REMOTE_ADDR, '')
+  t.equal(environ.REMOTE_PORT, '')
+  t.equal(environ.SERVER_NAME, '')
+  t.equal(environ.SERVER_PORT, '')
 })
 
 // ---------------------------------------------------------------------------------------------

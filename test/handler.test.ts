@@ -434,3 +434,33 @@ test('the app must return an iterable: strings, null and plain objects are refus
     t.match((handler.logged[0].err as Error).message, named)
   }
 })
+
+test('A2: a generator body whose client left while waiting for drain gets return(), and the disconnect is quiet', async (t) => {
+  const handler = new MemoryHandler()
+  handler.fullWrites = 1
+  let finished = false
+  const drain = handler['waitForDrain'].bind(handler)
+  Object.assign(handler, { waitForDrain: async () => { await drain(); handler.gone = true } })
+  await handler.run(function * (_environ: Environ, startResponse: StartResponse) {
+    startResponse('200 OK', [])
+    try {
+      yield 'a'
+      yield 'b'
+    } finally {
+      finished = true
+    }
+  } as unknown as WsgiApp)
+  t.ok(finished)
+  t.equal(handler.body, 'a')
+  t.equal(handler.disconnects.length, 1)
+  t.equal(handler.logged.length, 0)
+})
+
+test('D10: a generator body resumes after drain and finishes', async (t) => {
+  const handler = new MemoryHandler()
+  handler.fullWrites = 1
+  await handler.run(plain((function * () { yield 'a'; yield 'b'; yield 'c' })()))
+  t.equal(handler.body, 'abc')
+  t.equal(handler.drains, 1)
+  t.ok(handler.ended)
+})

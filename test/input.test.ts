@@ -482,3 +482,27 @@ test('G1: concurrent requests log to their own request id', bounded, async (t) =
   t.same(lines.find(([msg]) => msg.startsWith('/a')), ['/a begins /a ends', a])
   t.same(lines.find(([msg]) => msg.startsWith('/b')), ['/b begins /b ends', b])
 })
+
+test('F1: a client that aborts mid-upload: the app never runs, nothing is logged as an error, the server keeps serving', bounded, async (t) => {
+  let calls = 0
+  const { port, origin, logs } = await listenWithMount(t, {
+    app: (environ, startResponse) => {
+      calls++
+      startResponse('200 OK', [])
+      return [environ['wsgi.input'].read()]
+    }
+  })
+  const socket = connect({ port, host: '127.0.0.1' })
+  await new Promise((resolve) => socket.once('connect', resolve))
+  socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\npartial')
+  await sleep(50)
+  socket.destroy()
+  await waitFor(() => logs.some((record) => record.msg === 'The client went away while sending the request body'))
+  const record = logs.find((entry) => entry.msg === 'The client went away while sending the request body')
+  t.equal(record?.level, 20, 'logged at debug level')
+  t.equal(record?.err?.code, 'ECONNRESET')
+  t.equal(calls, 0)
+  t.notOk(logs.some((entry) => entry.level >= 50))
+  const next = await request(origin, { method: 'POST', body: 'ok' })
+  t.equal(await next.body.text(), 'ok')
+})

@@ -1,0 +1,35 @@
+// Small pure helpers: request-target splitting, latin-1 unquoting, value descriptions.
+import { test } from 'tap'
+import { splitTarget, unquoteLatin1 } from '../lib/environ.js'
+import { describeValue } from '../lib/response-checks.js'
+import { formatDateTime } from '../lib/index.js'
+
+test('splitTarget separates path, query and fragment, and drops an absolute-form authority', async (t) => {
+  t.same(splitTarget('/a/b?x=1#frag'), { path: '/a/b', query: 'x=1', uri: '/a/b?x=1' })
+  t.same(splitTarget('/a#frag?not-query'), { path: '/a', query: '', uri: '/a' })
+  t.same(splitTarget('http://host:8080/p/q?z'), { path: '/p/q', query: 'z', uri: '/p/q?z' })
+  t.same(splitTarget('http://host'), { path: '/', query: '', uri: '/' })
+  t.same(splitTarget('http://host?x=1'), { path: '/', query: 'x=1', uri: '/?x=1' })
+  t.same(splitTarget('*'), { path: '*', query: '', uri: '*' })
+})
+
+test('unquoteLatin1 maps each escaped byte to one character and keeps invalid escapes', async (t) => {
+  t.equal(unquoteLatin1('/plain'), '/plain')
+  t.equal(unquoteLatin1('/%41%62%e9%FF'), '/Ab\u00e9\u00ff')
+  t.equal(unquoteLatin1('/%zz/%4/%'), '/%zz/%4/%')
+  t.equal(unquoteLatin1('%2541'), '%41', 'decoded once')
+})
+
+test('describeValue names values for error messages', async (t) => {
+  t.equal(describeValue('x'.repeat(100)), JSON.stringify('x'.repeat(80) + '…'))
+  t.equal(describeValue(Object.create(null)), 'object Object')
+  t.equal(describeValue(new Map()), 'object Map')
+  t.equal(describeValue(function named () {}), 'function named')
+  t.equal(describeValue(() => {}), 'function (anonymous)')
+  t.equal(describeValue(Symbol('s')), 'symbol Symbol(s)')
+  t.equal(describeValue([1, 'a']), '[number 1, "a"]')
+})
+
+test('formatDateTime is an RFC 9110 IMF-fixdate, like wsgiref.handlers.format_date_time', async (t) => {
+  t.equal(formatDateTime(Date.UTC(2008, 11, 24, 13, 29, 32)), 'Wed, 24 Dec 2008 13:29:32 GMT')
+})
