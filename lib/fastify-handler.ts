@@ -7,6 +7,7 @@ import { BaseHandler } from './handler.js'
 import { buildEnviron, type EnvironSettings, type Mount } from './environ.js'
 import { BufferedInput, UnavailableInput, readBody } from './input.js'
 import { StreamInput } from './stream-input.js'
+import { addHookHeaders, groupRepeatedNames } from './response-headers.js'
 import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
 import { ErrorStream } from './error-stream.js'
 
@@ -99,9 +100,9 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 
   protected writeHead (statusCode: number, reason: string, headers: string[]): void {
     this.reply.hijack()
-    this.addHookHeaders(headers)
+    addHookHeaders(headers, this.reply.getHeaders())
     if (this.mustCloseForUnreadBody()) headers.push('Connection', 'close')
-    this.res.writeHead(statusCode, reason, headers)
+    this.res.writeHead(statusCode, reason, groupRepeatedNames(headers))
   }
 
   /**
@@ -115,28 +116,6 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     if (input === null || input.complete || this.request.raw.httpVersionMajor !== 1) return false
     const declared = Number(this.request.headers['content-length'])
     return !(declared - input.bytesReceived <= DRAIN_LIMIT)
-  }
-
-  /**
-   * Headers that hooks and plugins set with reply.header() live in Fastify's
-   * buffer and would be lost after hijack(): send them too. The app's value
-   * wins a clash, except Set-Cookie, where both are kept. Headers set on
-   * reply.raw directly are merged by Node itself.
-   */
-  private addHookHeaders (headers: string[]): void {
-    const hookHeaders = this.reply.getHeaders()
-    let appNames: Set<string> | null = null
-    for (const name in hookHeaders) {
-      const value = hookHeaders[name]
-      if (value === undefined) continue
-      appNames ??= new Set(headers.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()))
-      if (appNames.has(name) && name !== 'set-cookie') continue
-      if (Array.isArray(value)) {
-        for (const item of value) headers.push(name, item)
-      } else {
-        headers.push(name, String(value))
-      }
-    }
   }
 
   protected writeBody (chunk: Chunk): boolean {

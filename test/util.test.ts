@@ -33,3 +33,21 @@ test('describeValue names values for error messages', async (t) => {
 test('formatDateTime is an RFC 9110 IMF-fixdate, like wsgiref.handlers.format_date_time', async (t) => {
   t.equal(formatDateTime(Date.UTC(2008, 11, 24, 13, 29, 32)), 'Wed, 24 Dec 2008 13:29:32 GMT')
 })
+
+test('a body stream closed without an error or an end fails the read with ECONNRESET (both input modes)', async (t) => {
+  const { readBody } = await import('../lib/input.js')
+  const { StreamInput } = await import('../lib/stream-input.js')
+  const { PassThrough } = await import('node:stream')
+  const buffered = new PassThrough()
+  const reading = readBody(buffered, 100)
+  buffered.write('partial')
+  buffered.destroy()
+  await t.rejects(reading, { code: 'ECONNRESET', message: 'The client closed the connection before the request body ended' })
+
+  const streamed = new PassThrough()
+  const input = new StreamInput(streamed, 100)
+  const pending = input.read()
+  streamed.destroy()
+  await t.rejects(pending, { code: 'ECONNRESET' })
+  await t.rejects(input.read(), { code: 'ECONNRESET' }, 'later reads fail the same way')
+})

@@ -1,0 +1,51 @@
+// The body's framing is the app's and the handler's business, never a hook's.
+const FRAMING = new Set(['content-length', 'transfer-encoding'])
+
+/**
+ * Adds the headers that hooks and plugins set before the app ran (with
+ * reply.header() or reply.raw.setHeader()), which would be lost after
+ * reply.hijack(). The app's value wins a clash, except Set-Cookie, where both
+ * are kept.
+ */
+export function addHookHeaders (headers: string[], hookHeaders: Record<string, string | number | string[] | undefined>): void {
+  let appNames: Set<string> | null = null
+  for (const name in hookHeaders) {
+    const value = hookHeaders[name]
+    if (value === undefined || FRAMING.has(name)) continue
+    appNames ??= new Set(headers.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()))
+    if (appNames.has(name) && name !== 'set-cookie') continue
+    if (Array.isArray(value)) {
+      for (const item of value) headers.push(name, item)
+    } else {
+      headers.push(name, String(value))
+    }
+  }
+}
+
+/**
+ * The flat `[name, value...]` list for res.writeHead, with repeated names
+ * grouped into one entry whose value is the array of values. Node writes each
+ * array value as its own header line; a repeated name, though, keeps only its
+ * last value once the response holds headers set with setHeader().
+ */
+export function groupRepeatedNames (headers: string[]): Array<string | string[]> {
+  if (headers.length <= 2) return headers
+  const seen = new Set<string>()
+  let repeated = false
+  for (let i = 0; i < headers.length && !repeated; i += 2) {
+    const lower = headers[i].toLowerCase()
+    repeated = seen.has(lower)
+    seen.add(lower)
+  }
+  if (!repeated) return headers
+  const groups = new Map<string, [string, string[]]>()
+  for (let i = 0; i < headers.length; i += 2) {
+    const lower = headers[i].toLowerCase()
+    const group = groups.get(lower)
+    if (group === undefined) groups.set(lower, [headers[i], [headers[i + 1]]])
+    else group[1].push(headers[i + 1])
+  }
+  const grouped: Array<string | string[]> = []
+  for (const [name, values] of groups.values()) grouped.push(name, values.length === 1 ? values[0] : values)
+  return grouped
+}

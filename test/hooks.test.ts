@@ -1,0 +1,97 @@
+// Headers that Fastify hooks and plugins set before the app runs reach the client (DESIGN.md §4).
+import { test } from 'tap'
+import { request } from 'undici'
+import type { WsgiApp } from '../lib/index.js'
+import fastifyWsgi from '../lib/index.js'
+import { createServer } from './helpers/server.js'
+
+const app: WsgiApp = (_environ, startResponse) => {
+  startResponse('200 OK', [['Content-Type', 'text/plain'], ['X-Clash', 'from-app'], ['Set-Cookie', 'app=1']])
+  return ['body']
+}
+
+test('headers set by hooks are sent with the app\'s response; the app wins a clash, Set-Cookie keeps both', async (t) => {
+  const { fastify } = createServer(t)
+  fastify.addHook('onRequest', async (_request, reply) => {
+    reply.header('x-hook', 'from-hook')
+    reply.header('x-clash', 'from-hook')
+    reply.header('set-cookie', 'hook=1')
+    reply.header('x-many', ['a', 'b'])
+    reply.header('x-number', 42)
+    reply.raw.setHeader('x-raw', 'from-raw') // as @fastify/helmet does
+  })
+  await fastify.register(fastifyWsgi, { prefix: '/app', app })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const address = fastify.server.address() as { port: number }
+  const response = await request(`http://127.0.0.1:${address.port}/app/x`)
+  t.equal(await response.body.text(), 'body')
+  const headers = response.headers
+  t.equal(headers['x-hook'], 'from-hook')
+  t.equal(headers['x-clash'], 'from-app', 'one header, the app\'s')
+  t.same(headers['set-cookie'], ['app=1', 'hook=1'])
+  t.same(headers['x-many'], ['a', 'b'])
+  t.equal(headers['x-number'], '42')
+  t.equal(headers['x-raw'], 'from-raw')
+})
+
+test('a hook that answers stops the app from running', async (t) => {
+  let calls = 0
+  const { fastify } = createServer(t)
+  fastify.addHook('preHandler', async (_request, reply) => { await reply.code(401).send({ error: 'unauthorized' }) })
+  await fastify.register(fastifyWsgi, { prefix: '/app', app: (environ, startResponse) => { calls++; return app(environ, startResponse) } })
+  const response = await fastify.inject('/app/x')
+  t.equal(response.statusCode, 401)
+  t.equal(calls, 0)
+})
+
+test('onResponse hooks see the app\'s status', async (t) => {
+  const statuses: number[] = []
+  const { fastify } = createServer(t)
+  fastify.addHook('onResponse', async (_request, reply) => { statuses.push(reply.statusCode) })
+  await fastify.register(fastifyWsgi, {
+    prefix: '/app',
+    app: (environ, startResponse) => {
+      if (environ.PATH_INFO === '/boom') throw new Error('boom')
+      startResponse(environ.PATH_INFO === '/new' ? '201 Created' : '404 Not Found', [])
+      return []
+    }
+  })
+  for (const path of ['/app/new', '/app/missing', '/app/boom']) await fastify.inject(path)
+  t.same(statuses, [201, 404, 500])
+})
+
+test('the app\'s repeated headers all reach the client, also when a plugin set headers on reply.raw', async (t) => {
+  const repeating: WsgiApp = (_environ, startResponse) => {
+    startResponse('200 OK', [['Set-Cookie', 'a=1'], ['X-Dup', 'one'], ['Set-Cookie', 'b=2'], ['x-dup', 'two']])
+    return ['ok']
+  }
+  const { fastify } = createServer(t)
+  await fastify.register(async (scope) => {
+    scope.addHook('onRequest', async (_request, reply) => { reply.raw.setHeader('x-powered-by', 'plugin') })
+    await scope.register(fastifyWsgi, { prefix: '/raw', app: repeating })
+  })
+  await fastify.register(fastifyWsgi, { prefix: '/plain', app: repeating })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = fastify.server.address() as { port: number }
+  for (const path of ['/raw', '/plain']) {
+    const response = await request(`http://127.0.0.1:${port}${path}/`)
+    await response.body.dump()
+    t.same(response.headers['set-cookie'], ['a=1', 'b=2'], path)
+    t.same(response.headers['x-dup'], ['one', 'two'], path)
+  }
+})
+
+test('a Content-Length or Transfer-Encoding set by a hook never frames the app\'s body', async (t) => {
+  const { fastify } = createServer(t)
+  fastify.addHook('onRequest', async (_request, reply) => {
+    reply.header('content-length', '999')
+    reply.header('transfer-encoding', 'gzip')
+  })
+  await fastify.register(fastifyWsgi, { prefix: '/app', app })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = fastify.server.address() as { port: number }
+  const response = await request(`http://127.0.0.1:${port}/app/`)
+  t.equal(await response.body.text(), 'body')
+  t.equal(response.headers['content-length'], '4')
+  t.equal(response.headers['transfer-encoding'], undefined)
+})
