@@ -1,4 +1,6 @@
-// Small helpers from wsgiref.util and wsgiref.handlers that more than one module needs.
+// wsgiref.util, and the helpers of wsgiref.handlers that more than one module needs.
+import { ErrorStream } from './error-stream.js'
+import { BufferedInput } from './input.js'
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
@@ -13,4 +15,125 @@ export function isHopByHop (headerName: string): boolean {
 /** The RFC 9110 IMF-fixdate of a timestamp in milliseconds (wsgiref.handlers.format_date_time). */
 export function formatDateTime (timestampMs: number): string {
   return new Date(timestampMs).toUTCString()
+}
+
+/** The environ keys wsgiref.util reads (any environ has them). */
+interface UriEnviron {
+  'wsgi.url_scheme': string
+  HTTP_HOST?: unknown
+  SERVER_NAME: string
+  SERVER_PORT: string
+  SCRIPT_NAME?: string
+  PATH_INFO?: string
+  QUERY_STRING?: string
+  [key: string]: unknown
+}
+
+const UNRESERVED = /[A-Za-z0-9_.~-]/
+
+/**
+ * Percent-encodes each character of `text` as its latin-1 byte, leaving
+ * unreserved characters and those in `safe` alone (Python's
+ * `quote(text, safe, encoding='latin1')`): PATH_INFO holds bytes as latin-1
+ * characters, so this gives back the bytes of the original URL.
+ */
+function quoteLatin1 (text: string, safe: string): string {
+  let out = ''
+  for (const char of text) {
+    if (UNRESERVED.test(char) || safe.includes(char)) {
+      out += char
+      continue
+    }
+    const code = char.codePointAt(0) as number
+    const bytes = code <= 0xff ? [code] : [...Buffer.from(char, 'utf8')]
+    for (const byte of bytes) out += '%' + byte.toString(16).toUpperCase().padStart(2, '0')
+  }
+  return out
+}
+
+/** The base URL of the application: scheme, host and SCRIPT_NAME (wsgiref.util.application_uri). */
+export function applicationUri (environ: UriEnviron): string {
+  const scheme = environ['wsgi.url_scheme']
+  let url = scheme + '://'
+  if (typeof environ.HTTP_HOST === 'string' && environ.HTTP_HOST !== '') {
+    url += environ.HTTP_HOST
+  } else {
+    url += environ.SERVER_NAME
+    if (environ.SERVER_PORT !== (scheme === 'https' ? '443' : '80')) url += ':' + environ.SERVER_PORT
+  }
+  return url + quoteLatin1(environ.SCRIPT_NAME || '/', '/')
+}
+
+/** The full URL of the request, optionally with its query string (wsgiref.util.request_uri). */
+export function requestUri (environ: UriEnviron, includeQuery = true): string {
+  let url = applicationUri(environ)
+  const pathInfo = quoteLatin1(environ.PATH_INFO ?? '', '/;=,')
+  url += environ.SCRIPT_NAME ? pathInfo : pathInfo.slice(1)
+  if (includeQuery && environ.QUERY_STRING) url += '?' + environ.QUERY_STRING
+  return url
+}
+
+/** `'https'` when the CGI variable HTTPS is on, else `'http'` (wsgiref.util.guess_scheme). */
+export function guessScheme (environ: Record<string, unknown>): 'http' | 'https' {
+  return ['yes', 'on', '1'].includes(environ.HTTPS as string) ? 'https' : 'http'
+}
+
+/**
+ * Moves one path segment from PATH_INFO to SCRIPT_NAME and returns it
+ * (wsgiref.util.shift_path_info): the step of a dispatching middleware. Empty
+ * and `.` segments in between are dropped; null when PATH_INFO is empty.
+ */
+export function shiftPathInfo (environ: { SCRIPT_NAME: string, PATH_INFO: string }): string | null {
+  const pathInfo = environ.PATH_INFO
+  if (!pathInfo) return null
+  const parts = pathInfo.split('/')
+  const middle = parts.slice(1, -1).filter((part) => part !== '' && part !== '.')
+  const rest = [parts[0], ...middle, ...(parts.length > 1 ? [parts[parts.length - 1]] : [])]
+  const name = rest[1]
+  rest.splice(1, 1)
+  let scriptName = normalizePath(environ.SCRIPT_NAME + '/' + name)
+  if (scriptName.endsWith('/')) scriptName = scriptName.slice(0, -1)
+  if (!name && !scriptName.endsWith('/')) scriptName += '/'
+  environ.SCRIPT_NAME = scriptName
+  environ.PATH_INFO = rest.join('/')
+  // '/.' is left as the last segment above; it names nothing.
+  return name === '.' ? null : name
+}
+
+/** posixpath.normpath for absolute-or-relative URL paths. */
+function normalizePath (path: string): string {
+  if (path === '') return '.'
+  const absolute = path.startsWith('/')
+  const leadingSlashes = absolute && path.startsWith('//') && !path.startsWith('///') ? 2 : absolute ? 1 : 0
+  const out: string[] = []
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.') continue
+    if (part === '..' && (out.length > 0 && out[out.length - 1] !== '..')) out.pop()
+    else if (part !== '..' || !absolute) out.push(part)
+  }
+  const joined = '/'.repeat(leadingSlashes) + out.join('/')
+  return joined === '' ? '.' : joined
+}
+
+/**
+ * Fills in the environ keys a WSGI app needs, for tests that call apps
+ * directly (wsgiref.util.setup_testing_defaults): keys already set are kept.
+ */
+export function setupTestingDefaults (environ: Record<string, unknown>): void {
+  environ.SERVER_NAME ??= '127.0.0.1'
+  environ.SERVER_PROTOCOL ??= 'HTTP/1.0'
+  environ.HTTP_HOST ??= environ.SERVER_NAME
+  environ.REQUEST_METHOD ??= 'GET'
+  if (environ.SCRIPT_NAME === undefined && environ.PATH_INFO === undefined) {
+    environ.SCRIPT_NAME = ''
+    environ.PATH_INFO = '/'
+  }
+  environ['wsgi.version'] ??= [1, 0]
+  environ['wsgi.run_once'] ??= false
+  environ['wsgi.multithread'] ??= false
+  environ['wsgi.multiprocess'] ??= false
+  environ['wsgi.input'] ??= new BufferedInput(Buffer.alloc(0))
+  environ['wsgi.errors'] ??= new ErrorStream(console)
+  environ['wsgi.url_scheme'] ??= guessScheme(environ)
+  environ.SERVER_PORT ??= environ['wsgi.url_scheme'] === 'http' ? '80' : '443'
 }

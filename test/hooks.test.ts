@@ -38,7 +38,8 @@ test('a hook that answers stops the app from running', async (t) => {
   let calls = 0
   const { fastify } = createServer(t)
   fastify.addHook('preHandler', async (_request, reply) => { await reply.code(401).send({ error: 'unauthorized' }) })
-  await fastify.register(fastifyWsgi, { prefix: '/app', app: (environ, startResponse) => { calls++; return app(environ, startResponse) } })
+  const counted: WsgiApp = (environ, startResponse) => { calls++; return app(environ, startResponse) }
+  await fastify.register(fastifyWsgi, { prefix: '/app', app: counted })
   const response = await fastify.inject('/app/x')
   t.equal(response.statusCode, 401)
   t.equal(calls, 0)
@@ -50,6 +51,7 @@ test('onResponse hooks see the app\'s status', async (t) => {
   fastify.addHook('onResponse', async (_request, reply) => { statuses.push(reply.statusCode) })
   await fastify.register(fastifyWsgi, {
     prefix: '/app',
+    input: 'buffer',
     app: (environ, startResponse) => {
       if (environ.PATH_INFO === '/boom') throw new Error('boom')
       startResponse(environ.PATH_INFO === '/new' ? '201 Created' : '404 Not Found', [])

@@ -4,8 +4,8 @@ import { connect, type Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
-import type { StreamingWsgiApp, WsgiStreamInput } from '../lib/index.js'
-import { listenWithMount, parseHead, rawExchange, waitFor } from './helpers/server.js'
+import fastifyWsgi, { type StreamingWsgiApp, type WsgiStreamInput } from '../lib/index.js'
+import { createServer, listenWithMount, parseHead, rawExchange, waitFor } from './helpers/server.js'
 
 /** An app that runs `read` over wsgi.input and answers with what it returns, as JSON. */
 function reader (read: (input: WsgiStreamInput) => Promise<unknown>): StreamingWsgiApp {
@@ -328,4 +328,63 @@ test('an app that does not read holds the upload back at the socket (bounded mem
   t.ok(socketBytes < 16 * 1024 * 1024, `the server read ${socketBytes} bytes while the app did not read`)
   t.ok(writtenWhilePaused < size, 'the client was held back')
   t.match(received, new RegExp(`\\r\\n\\r\\n${size}$`))
+})
+
+test('reply.wsgi(app, { input: \'stream\' }) streams the body of a route that keeps it raw', async (t) => {
+  const { fastify } = createServer(t)
+  await fastify.register(fastifyWsgi)
+  await fastify.register(async (scope) => {
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload))
+    scope.post('/upload', (_request, reply) => reply.wsgi(reader(async (input) => {
+      const lines: string[] = []
+      for await (const line of input) lines.push(String(line))
+      return lines
+    }), { input: 'stream' }))
+  })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = fastify.server.address() as { port: number }
+  const response = await request(`http://127.0.0.1:${port}/upload`, { method: 'POST', body: 'one\ntwo\n' })
+  t.same(await response.body.json(), ['one\n', 'two\n'])
+})
+
+test('Expect: 100-continue works in buffer mode too', async (t) => {
+  const { port } = await listenWithMount(t, {
+    app: (environ, startResponse) => {
+      startResponse('200 OK', [])
+      return [environ['wsgi.input'].read()]
+    }
+  })
+  const socket = connect({ port, host: '127.0.0.1' })
+  let received = ''
+  socket.on('data', (chunk) => { received += String(chunk) })
+  await new Promise((resolve) => socket.once('connect', resolve))
+  socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n')
+  await waitFor(() => received.includes('100 Continue'))
+  t.match(received, /^HTTP\/1.1 100 Continue\r\n\r\n/)
+  socket.write('body')
+  await new Promise((resolve) => socket.on('close', resolve))
+  t.match(received, /\r\n\r\nbody$/)
+})
+
+test('buffer mode: bodies up to several MiB, Content-Length and chunked, arrive intact', async (t) => {
+  const { origin } = await listenWithMount(t, {
+    bodyLimit: 8 * 1024 * 1024,
+    app: (environ, startResponse) => {
+      const body = environ['wsgi.input'].read()
+      let sum = 0
+      for (const byte of body) sum = (sum + byte) % 65521
+      startResponse('200 OK', [['Content-Type', 'application/json']])
+      return [JSON.stringify([body.length, sum])]
+    }
+  })
+  for (const size of [0, 65537, 5 * 1024 * 1024 + 3]) {
+    const body = Buffer.alloc(size, 'qwertyuiop')
+    let sum = 0
+    for (const byte of body) sum = (sum + byte) % 65521
+    const sized = await request(origin, { method: 'POST', body })
+    t.same(await sized.body.json(), [size, sum], `${size} bytes with Content-Length`)
+    const chunked = await request(origin, { method: 'POST', body: Readable.from((function * () { for (let i = 0; i < size; i += 100003) yield body.subarray(i, i + 100003) })()) })
+    t.same(await chunked.body.json(), [size, sum], `${size} bytes chunked`)
+  }
 })

@@ -1,0 +1,152 @@
+// wsgiref.util and wsgiref.headers, ported: the cases of CPython's test_wsgiref UtilityTests and
+// HeaderTests, in our own words (checklist H1, H2).
+import { test } from 'tap'
+import { Headers, applicationUri, guessScheme, requestUri, setupTestingDefaults, shiftPathInfo } from '../lib/index.js'
+
+function shift (scriptName: string, pathInfo: string): [string | null, string, string] {
+  const environ = { SCRIPT_NAME: scriptName, PATH_INFO: pathInfo }
+  const name = shiftPathInfo(environ)
+  return [name, environ.SCRIPT_NAME, environ.PATH_INFO]
+}
+
+test('H2: shiftPathInfo moves one segment (testSimpleShifts)', async (t) => {
+  t.same(shift('', '/'), ['', '/', ''])
+  t.same(shift('', '/x'), ['x', '/x', ''])
+  t.same(shift('/', ''), [null, '/', ''])
+  t.same(shift('/a', '/x/y'), ['x', '/a/x', '/y'])
+  t.same(shift('/a', '/x/'), ['x', '/a/x', '/'])
+})
+
+test('H2: shiftPathInfo normalizes empty, . and .. segments (testNormalizedShifts)', async (t) => {
+  t.same(shift('/a/b', '/../y'), ['..', '/a', '/y'])
+  t.same(shift('', '/../y'), ['..', '', '/y'])
+  t.same(shift('/a/b', '//y'), ['y', '/a/b/y', ''])
+  t.same(shift('/a/b', '//y/'), ['y', '/a/b/y', '/'])
+  t.same(shift('/a/b', '/./y'), ['y', '/a/b/y', ''])
+  t.same(shift('/a/b', '/./y/'), ['y', '/a/b/y', '/'])
+  t.same(shift('/a/b', '///./..//y/.//'), ['..', '/a', '/y/'])
+  t.same(shift('/a/b', '///'), ['', '/a/b/', ''])
+  t.same(shift('/a/b', '/.//'), ['', '/a/b/', ''])
+  t.same(shift('/a/b', '/x//'), ['x', '/a/b/x', '/'])
+  t.same(shift('/a/b', '/.'), [null, '/a/b', ''])
+})
+
+const base = { 'wsgi.url_scheme': 'http', SERVER_NAME: '127.0.0.1', SERVER_PORT: '80', HTTP_HOST: '127.0.0.1' }
+
+test('H2: applicationUri (testAppURIs)', async (t) => {
+  t.equal(applicationUri({ ...base }), 'http://127.0.0.1/')
+  t.equal(applicationUri({ ...base, HTTP_HOST: '127.0.0.1', SERVER_NAME: 'spam.example.com' }), 'http://127.0.0.1/', 'HTTP_HOST wins')
+  t.equal(applicationUri({ ...base, SCRIPT_NAME: '/spam' }), 'http://127.0.0.1/spam')
+  t.equal(applicationUri({ ...base, SCRIPT_NAME: '/sp\u00e4m' }), 'http://127.0.0.1/sp%E4m')
+  t.equal(applicationUri({ ...base, HTTP_HOST: 'spam.example.com:8000' }), 'http://spam.example.com:8000/')
+  t.equal(applicationUri({ ...base, HTTP_HOST: undefined, SERVER_NAME: 'spam.example.com', SERVER_PORT: '8080' }), 'http://spam.example.com:8080/')
+  t.equal(applicationUri({ ...base, 'wsgi.url_scheme': 'https', HTTP_HOST: undefined, SERVER_PORT: '443' }), 'https://127.0.0.1/')
+  t.equal(applicationUri({ ...base, 'wsgi.url_scheme': 'https', HTTP_HOST: undefined, SERVER_PORT: '8443' }), 'https://127.0.0.1:8443/')
+})
+
+test('H2: requestUri quotes PATH_INFO bytes and keeps the query (testReqURIs)', async (t) => {
+  t.equal(requestUri({ ...base }), 'http://127.0.0.1/')
+  t.equal(requestUri({ ...base, SCRIPT_NAME: '/spam', PATH_INFO: '/spammity/spam' }), 'http://127.0.0.1/spam/spammity/spam')
+  t.equal(requestUri({ ...base, SCRIPT_NAME: '/spam', PATH_INFO: '/spammity/sp\u00e4m' }), 'http://127.0.0.1/spam/spammity/sp%E4m')
+  t.equal(requestUri({ ...base, SCRIPT_NAME: '/spam', PATH_INFO: '/spammity/spam;ham' }), 'http://127.0.0.1/spam/spammity/spam;ham')
+  t.equal(requestUri({ ...base, SCRIPT_NAME: '/spam', PATH_INFO: '/spammity/spam;cookie=1234,5678' }), 'http://127.0.0.1/spam/spammity/spam;cookie=1234,5678')
+  t.equal(requestUri({ ...base, SCRIPT_NAME: '/spam', PATH_INFO: '/spammity/spam', QUERY_STRING: 'say=ni' }), 'http://127.0.0.1/spam/spammity/spam?say=ni')
+  t.equal(requestUri({ ...base, SCRIPT_NAME: '/spam', PATH_INFO: '/spammity/spam', QUERY_STRING: 'say=ni' }, false), 'http://127.0.0.1/spam/spammity/spam')
+  t.equal(requestUri({ ...base, SCRIPT_NAME: '/spammity', PATH_INFO: '/spam', QUERY_STRING: 's%E4y=ni' }), 'http://127.0.0.1/spammity/spam?s%E4y=ni', 'the query stays as sent')
+  t.equal(requestUri({ ...base, PATH_INFO: '/snow\u2603' }), 'http://127.0.0.1/snow%E2%98%83', 'a character beyond latin-1 is sent as UTF-8')
+  t.equal(requestUri({ ...base, SCRIPT_NAME: '/spam', PATH_INFO: '/spammity/spam?' }), 'http://127.0.0.1/spam/spammity/spam%3F')
+  t.equal(requestUri({ ...base, PATH_INFO: '/a b' }), 'http://127.0.0.1/a%20b')
+})
+
+test('H2: guessScheme reads the CGI HTTPS variable (testGuessScheme)', async (t) => {
+  t.equal(guessScheme({}), 'http')
+  for (const on of ['yes', 'on', '1']) t.equal(guessScheme({ HTTPS: on }), 'https', on)
+  for (const off of ['no', 'off', '0', 'foo']) t.equal(guessScheme({ HTTPS: off }), 'http', off)
+})
+
+test('H1: Headers is a case-insensitive view that edits the list it was given (testMappingInterface)', async (t) => {
+  const list: Array<[string, string]> = [['Content-Type', 'text/plain'], ['X-Multi', 'a'], ['x-multi', 'b']]
+  const headers = new Headers(list)
+  t.equal(headers.length, 3)
+  t.equal(headers.get('content-type'), 'text/plain')
+  t.equal(headers.get('missing'), undefined)
+  t.equal(headers.get('missing', 'fallback'), 'fallback')
+  t.same(headers.getAll('X-MULTI'), ['a', 'b'])
+  t.ok(headers.has('x-multi'))
+  headers.set('X-Multi', 'c')
+  t.same(list, [['Content-Type', 'text/plain'], ['X-Multi', 'c']], 'the list itself changed')
+  headers.delete('content-type')
+  t.same(headers.keys(), ['X-Multi'])
+  t.same(headers.values(), ['c'])
+  t.equal(headers.setDefault('X-New', 'n'), 'n')
+  t.equal(headers.setDefault('x-new', 'other'), 'n')
+  t.same([...headers], [['X-Multi', 'c'], ['X-New', 'n']])
+  t.equal(headers.toString(), 'X-Multi: c\r\nX-New: n\r\n\r\n')
+  t.equal(new Headers().toString(), '\r\n')
+})
+
+test('H1: Headers refuses non-string names and values, and CR/LF (testRequireList)', async (t) => {
+  t.throws(() => new Headers('x' as never), { code: 'FST_WSGI_INVALID_HEADER' })
+  t.throws(() => new Headers([['X', 1 as never]]), { message: /header names and values must be strings/ })
+  const headers = new Headers()
+  t.throws(() => headers.set('X', 'a\r\nInjected: 1'), { message: /response splitting/ })
+  for (let code = 0; code < 0x20; code++) {
+    const c0 = String.fromCharCode(code)
+    t.throws(() => headers.set(`key${c0}`, 'val'), { code: 'FST_WSGI_INVALID_HEADER' }, `name with U+${code}`)
+    t.throws(() => headers.addHeader('key', 'val', { param: `param${c0}` }), { code: 'FST_WSGI_INVALID_HEADER' })
+    if (c0 === '\t') headers.set('key', `val${c0}`)
+    else t.throws(() => headers.set('key', `val${c0}`), { code: 'FST_WSGI_INVALID_HEADER' })
+  }
+  t.throws(() => headers.addHeader('X', 'v', { p: 5 as never }), { code: 'FST_WSGI_INVALID_HEADER' })
+})
+
+test('H1: addHeader formats parameters (testExtras)', async (t) => {
+  const headers = new Headers()
+  headers.addHeader('foo', 'bar', { spam: 'eggs' })
+  t.equal(headers.get('foo'), 'bar; spam="eggs"')
+  headers.addHeader('Content-Disposition', 'attachment', { file_name: 'a "b" \\c.txt' })
+  t.equal(headers.get('content-disposition'), 'attachment; file-name="a \\"b\\" \\\\c.txt"')
+  headers.addHeader('Bare', null, { flag: null, on: true, empty: '' })
+  t.equal(headers.get('bare'), 'flag; on; empty')
+})
+
+test('H2: setupTestingDefaults fills in what is missing and keeps what is set (testDefaults)', async (t) => {
+  const environ: Record<string, unknown> = {}
+  setupTestingDefaults(environ)
+  t.match(environ, {
+    SERVER_NAME: '127.0.0.1',
+    SERVER_PORT: '80',
+    SERVER_PROTOCOL: 'HTTP/1.0',
+    HTTP_HOST: '127.0.0.1',
+    REQUEST_METHOD: 'GET',
+    SCRIPT_NAME: '',
+    PATH_INFO: '/',
+    'wsgi.version': [1, 0],
+    'wsgi.run_once': false,
+    'wsgi.multithread': false,
+    'wsgi.multiprocess': false,
+    'wsgi.url_scheme': 'http'
+  })
+  t.equal((environ['wsgi.input'] as { read: () => Buffer }).read().length, 0)
+  t.type((environ['wsgi.errors'] as { write: unknown }).write, 'function')
+  const kept = { SERVER_NAME: 'mine', PATH_INFO: '/x', 'wsgi.url_scheme': 'ftp' } as Record<string, unknown>
+  setupTestingDefaults(kept)
+  t.equal(kept.SERVER_NAME, 'mine')
+  t.equal(kept.PATH_INFO, '/x')
+  t.equal(kept.SCRIPT_NAME, undefined, 'SCRIPT_NAME is only defaulted together with PATH_INFO')
+  t.equal(kept.SERVER_PORT, '443', 'a scheme other than http gets 443, as wsgiref')
+})
+
+test('H2: setupTestingDefaults derives keys from each other (testCrossDefaults)', async (t) => {
+  const cross = (given: Record<string, unknown>, key: string): unknown => {
+    setupTestingDefaults(given)
+    return given[key]
+  }
+  t.equal(cross({ SERVER_NAME: 'foo.bar' }, 'HTTP_HOST'), 'foo.bar')
+  t.equal(cross({ HTTPS: 'on' }, 'wsgi.url_scheme'), 'https')
+  t.equal(cross({ HTTPS: '1' }, 'wsgi.url_scheme'), 'https')
+  t.equal(cross({ HTTPS: 'yes' }, 'wsgi.url_scheme'), 'https')
+  t.equal(cross({ HTTPS: 'foo' }, 'wsgi.url_scheme'), 'http')
+  t.equal(cross({ HTTPS: 'foo' }, 'SERVER_PORT'), '80')
+  t.equal(cross({ HTTPS: 'on' }, 'SERVER_PORT'), '443')
+})
