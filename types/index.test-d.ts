@@ -1,0 +1,98 @@
+import Fastify, { type FastifyReply } from 'fastify'
+import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd'
+import fastifyWsgi, {
+  fastifyWsgi as namedPlugin,
+  Headers,
+  shiftPathInfo,
+  wsgiRewriteUrl,
+  type Environ,
+  type StartResponse,
+  type StreamingWsgiApp,
+  type WriteCallable,
+  type WsgiApp,
+  type WsgiInput,
+  type WsgiStreamInput
+} from 'fastify-wsgi'
+
+// WsgiApp: sync arrays, generators, async generators and Promise-returning apps.
+const hello: WsgiApp = (environ, startResponse) => {
+  expectType<string>(environ.PATH_INFO)
+  expectType<string | undefined>(environ.CONTENT_LENGTH)
+  expectType<[1, 0]>(environ['wsgi.version'])
+  expectType<Buffer>(environ['wsgi.input'].read())
+  expectType<Buffer[]>(environ['wsgi.input'].readlines())
+  expectType<AbortSignal | undefined>(environ['fastify.signal'])
+  const write = startResponse('200 OK', [['Content-Type', 'text/plain']])
+  expectType<WriteCallable>(write)
+  write('text')
+  write(Buffer.from('bytes'))
+  write(new Uint8Array([1]))
+  expectError(write(42))
+  return ['Hello', Buffer.from('!')]
+}
+expectAssignable<WsgiApp>(function * (_environ: Environ, startResponse: StartResponse) {
+  startResponse('200 OK', [])
+  yield 'chunk'
+})
+expectAssignable<WsgiApp>(async function * (_environ: Environ, startResponse: StartResponse) {
+  startResponse('200 OK', [])
+  yield Buffer.from('chunk')
+})
+expectAssignable<WsgiApp>(async (_environ: Environ, startResponse: StartResponse) => {
+  startResponse('200 OK', [])
+  return ['later']
+})
+expectAssignable<WsgiApp>((_environ: Environ, startResponse: StartResponse) => {
+  startResponse('200 OK', [])
+  return Object.assign(['closable'], { close () {} })
+})
+expectNotAssignable<WsgiApp>(() => 42)
+expectNotAssignable<WsgiApp>(() => [42])
+
+// startResponse refuses wrong argument types.
+declare const startResponse: StartResponse
+expectError(startResponse(200, []))
+expectError(startResponse('200 OK', { 'Content-Type': 'text/plain' }))
+expectError(startResponse('200 OK', [['X-Count', 1]]))
+startResponse('500 Internal Server Error', [], new Error('caught'))
+
+// The environ tells the app which wsgi.input it gets.
+const upload: StreamingWsgiApp = async (environ, startResponse) => {
+  expectType<WsgiStreamInput>(environ['wsgi.input'])
+  expectType<Promise<Buffer>>(environ['wsgi.input'].read(10))
+  for await (const chunk of environ['wsgi.input'].chunks()) expectType<Buffer>(chunk)
+  startResponse('200 OK', [])
+  return []
+}
+expectNotAssignable<WsgiApp>(upload)
+expectType<WsgiInput>(({} as Environ)['wsgi.input'])
+
+// Registration, with both import styles.
+const app = Fastify()
+app.register(fastifyWsgi, { prefix: '/x', app: hello, serverSoftware: false, pathEncoding: 'utf8' })
+app.register(namedPlugin, { prefix: '/y', app: hello, bodyLimit: 1024, dropUnderscoreHeaders: false, baseEnviron: { A: 1 }, multiprocess: true })
+app.register(fastifyWsgi, { prefix: '/upload', input: 'stream', app: upload })
+app.register(fastifyWsgi, { prefix: '/inline', input: 'buffer', app: (environ, startResponse) => { startResponse('200 OK', []); return [environ['wsgi.input'].read()] } })
+app.register(fastifyWsgi)
+expectError(app.register(fastifyWsgi, { app: hello, pathEncoding: 'ascii' }))
+expectError(app.register(fastifyWsgi, { app: hello, serverSoftware: true }))
+expectError(app.register(fastifyWsgi, { app: upload }))
+expectError(app.register(fastifyWsgi, { input: 'stream', app: hello }))
+expectError(app.register(fastifyWsgi, { app: 'not an app' }))
+
+// reply.wsgi
+app.get('/r/*', async (_request, reply) => {
+  expectType<Promise<void>>(reply.wsgi(hello))
+  await reply.wsgi(hello, { scriptName: '/r' })
+  await reply.wsgi(upload, { input: 'stream' })
+  expectError(reply.wsgi('not an app'))
+  expectError(reply.wsgi(upload))
+  expectError(reply.wsgi(hello, { scriptName: 1 }))
+})
+expectAssignable<(app: WsgiApp) => Promise<void>>({} as FastifyReply['wsgi'])
+
+// Toolkit
+const headers = new Headers([['Content-Type', 'text/plain']])
+expectType<string | undefined>(headers.get('content-type'))
+expectType<string | null>(shiftPathInfo({ SCRIPT_NAME: '', PATH_INFO: '/a' }))
+Fastify({ rewriteUrl: wsgiRewriteUrl })
