@@ -1,0 +1,32 @@
+// The example server `npm start` runs: legacy-style apps mounted on Fastify beside a native route.
+import Fastify from 'fastify'
+import fastifyWsgi, { wsgiRewriteUrl } from 'fastify-wsgi'
+import { hello } from './hello.js'
+import { environDump } from './environ-dump.js'
+import { form } from './form.js'
+import { countdown } from './stream.js'
+
+const mounts = { '/hello': hello, '/environ': environDump, '/form': form, '/stream': countdown }
+
+const app = Fastify({ logger: true, rewriteUrl: wsgiRewriteUrl })
+for (const [prefix, wsgiApp] of Object.entries(mounts)) {
+  await app.register(fastifyWsgi, { prefix, app: wsgiApp })
+}
+// A native Fastify route beside the mounts.
+app.get('/', async () => ({ mounts: Object.keys(mounts), replyWsgi: '/direct/*' }))
+// An app run from a route of our own, after Fastify's routing and hooks.
+app.get('/direct/*', (_request, reply) => reply.wsgi(hello))
+
+const port = Number(process.env.PORT ?? 3000)
+const host = process.env.HOST ?? '127.0.0.1'
+await app.listen({ port, host })
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    app.log.info({ signal }, 'closing')
+    app.close().then(() => process.exit(0), (err: unknown) => {
+      app.log.error({ err }, 'close failed')
+      process.exit(1)
+    })
+  })
+}
