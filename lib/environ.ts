@@ -209,7 +209,7 @@ export function buildEnviron (
   }
 
   const environ: Environ<AnyWsgiInput> = {
-    REQUEST_METHOD: raw.method ?? 'GET',
+    REQUEST_METHOD: raw.method as string,
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo(path, scriptName),
     QUERY_STRING: target.query,

@@ -139,7 +139,8 @@ export class StreamInput implements WsgiStreamInput {
         resolve()
       }
       // A client gone mid-upload must fail the pending read, not leave it hanging.
-      const onClose = (): void => settle(stream.readableEnded ? undefined : uploadAborted())
+      // 'end' comes before 'close' and removes this listener: a close seen here is an abort.
+      const onClose = (): void => settle(uploadAborted())
       stream.on('readable', settle)
       stream.on('end', settle)
       stream.on('error', settle)

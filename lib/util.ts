@@ -86,12 +86,12 @@ export function guessScheme (environ: Record<string, unknown>): 'http' | 'https'
 export function shiftPathInfo (environ: { SCRIPT_NAME: string, PATH_INFO: string }): string | null {
   const pathInfo = environ.PATH_INFO
   if (!pathInfo) return null
+  if (pathInfo[0] !== '/') throw new TypeError(`PATH_INFO must be empty or start with "/", got ${JSON.stringify(pathInfo)}`)
   const parts = pathInfo.split('/')
   const middle = parts.slice(1, -1).filter((part) => part !== '' && part !== '.')
-  const rest = [parts[0], ...middle, ...(parts.length > 1 ? [parts[parts.length - 1]] : [])]
-  const name = rest[1]
-  rest.splice(1, 1)
-  let scriptName = normalizePath(environ.SCRIPT_NAME + '/' + name)
+  const name = middle.length > 0 ? middle[0] : parts[parts.length - 1]
+  const rest = middle.length > 0 ? ['', ...middle.slice(1), parts[parts.length - 1]] : ['']
+  let scriptName = normalizeAbsolutePath(environ.SCRIPT_NAME + '/' + name)
   if (scriptName.endsWith('/')) scriptName = scriptName.slice(0, -1)
   if (!name && !scriptName.endsWith('/')) scriptName += '/'
   environ.SCRIPT_NAME = scriptName
@@ -100,19 +100,16 @@ export function shiftPathInfo (environ: { SCRIPT_NAME: string, PATH_INFO: string
   return name === '.' ? null : name
 }
 
-/** posixpath.normpath for absolute-or-relative URL paths. */
-function normalizePath (path: string): string {
-  if (path === '') return '.'
-  const absolute = path.startsWith('/')
-  const leadingSlashes = absolute && path.startsWith('//') && !path.startsWith('///') ? 2 : absolute ? 1 : 0
+/** posixpath.normpath of a path starting with "/" (POSIX keeps exactly two leading slashes). */
+function normalizeAbsolutePath (path: string): string {
+  const leading = path.startsWith('//') && !path.startsWith('///') ? '//' : '/'
   const out: string[] = []
   for (const part of path.split('/')) {
     if (part === '' || part === '.') continue
-    if (part === '..' && (out.length > 0 && out[out.length - 1] !== '..')) out.pop()
-    else if (part !== '..' || !absolute) out.push(part)
+    if (part === '..') out.pop()
+    else out.push(part)
   }
-  const joined = '/'.repeat(leadingSlashes) + out.join('/')
-  return joined === '' ? '.' : joined
+  return leading + out.join('/')
 }
 
 /**

@@ -464,3 +464,55 @@ test('D10: a generator body resumes after drain and finishes', async (t) => {
   t.equal(handler.drains, 1)
   t.ok(handler.ended)
 })
+
+test('D7: when writing a chunk fails, the iterator gets return(), and an error from return() does not hide the first', async (t) => {
+  let returned = 0
+  const iterator = {
+    next: () => ({ done: false, value: 42 }),
+    return: () => { returned++; throw new Error('return failed') },
+    [Symbol.iterator] () { return this }
+  }
+  const handler = await run(plain(iterator as unknown as Body))
+  t.equal(returned, 1)
+  t.equal((handler.logged[0].err as { code: string }).code, 'FST_WSGI_INVALID_CHUNK')
+})
+
+test('D10: an array body waits for drain as often as the transport asks', async (t) => {
+  const handler = new MemoryHandler()
+  handler.fullWrites = 3
+  await handler.run(plain(['a', 'b', 'c', 'd']))
+  t.equal(handler.drains, 3)
+  t.equal(handler.body, 'abcd')
+})
+
+test('D9: a HEAD response stops an async body once its headers are out', async (t) => {
+  const yielded: string[] = []
+  const handler = await run(async function * (_environ: Environ, startResponse: StartResponse) {
+    startResponse('200 OK', [])
+    for (const chunk of ['a', 'b']) {
+      yielded.push(chunk)
+      yield chunk
+    }
+  } as unknown as WsgiApp, { REQUEST_METHOD: 'HEAD' })
+  t.same(yielded, ['a'])
+  t.ok(handler.ended)
+})
+
+test('D8: byte chunks past the declared length are cut too', async (t) => {
+  const handler = await run((_environ, startResponse) => {
+    startResponse('200 OK', [['Content-Length', '4']])
+    return [Buffer.from('ab'), new Uint8Array([0x63, 0x64, 0x65])]
+  })
+  t.equal(handler.body, 'abcd')
+})
+
+test('A2: an error without a code after the client left is still the app\'s error, not a disconnect', async (t) => {
+  const handler = new MemoryHandler()
+  await handler.run(plain((function * () {
+    yield 'a'
+    handler.gone = true
+    throw new Error('app bug')
+  })()))
+  t.equal(handler.disconnects.length, 0)
+  t.match((handler.logged[0].err as Error).message, 'app bug')
+})

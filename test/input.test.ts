@@ -506,3 +506,32 @@ test('F1: a client that aborts mid-upload: the app never runs, nothing is logged
   const next = await request(origin, { method: 'POST', body: 'ok' })
   t.equal(await next.body.text(), 'ok')
 })
+
+test('F1: reply.wsgi on a route whose parser keeps the body as a Buffer reads it, in both input modes', bounded, async (t) => {
+  const { fastify } = createServer(t)
+  await fastify.register(fastifyWsgi)
+  await fastify.register(async (scope) => {
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+    scope.post('/buffer', (_request, reply) => reply.wsgi((environ, startResponse) => {
+      startResponse('200 OK', [])
+      return [environ['wsgi.input'].read()]
+    }))
+    scope.post('/stream', (_request, reply) => reply.wsgi(async (environ, startResponse) => {
+      const body = await environ['wsgi.input'].read()
+      startResponse('200 OK', [])
+      return [body]
+    }, { input: 'stream' }))
+  })
+  for (const path of ['/buffer', '/stream']) {
+    const response = await fastify.inject({ method: 'POST', url: path, payload: 'kept raw \xff', headers: { 'content-type': 'application/octet-stream' } })
+    t.equal(response.body, 'kept raw \xff', path)
+  }
+})
+
+test('F1: every method of an unavailable wsgi.input explains why', bounded, async (t) => {
+  const { UnavailableInput } = await import('../lib/input.js')
+  const input = new UnavailableInput('the reason')
+  for (const use of [() => input.read(), () => input.readline(), () => input.readlines(), () => input[Symbol.iterator](), () => input[Symbol.asyncIterator](), () => input.chunks()]) {
+    t.throws(use, { code: 'FST_WSGI_BODY_UNAVAILABLE', message: 'wsgi.input cannot be read: the reason' })
+  }
+})

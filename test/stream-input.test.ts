@@ -388,3 +388,12 @@ test('buffer mode: bodies up to several MiB, Content-Length and chunked, arrive 
     t.same(await chunked.body.json(), [size, sum], `${size} bytes chunked`)
   }
 })
+
+test('read(size) past the end returns what is left; readline(size) cuts before a far newline', async (t) => {
+  const { origin } = await listenWithMount(t, {
+    input: 'stream',
+    app: reader(async (input) => [String(await input.readline(2)), String(await input.read(100)), String(await input.read(5))])
+  })
+  const response = await request(origin, { method: 'POST', body: 'abcdef\nxy' })
+  t.same(await response.body.json(), ['ab', 'cdef\nxy', ''])
+})

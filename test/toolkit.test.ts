@@ -29,6 +29,8 @@ test('H2: shiftPathInfo normalizes empty, . and .. segments (testNormalizedShift
   t.same(shift('/a/b', '/.//'), ['', '/a/b/', ''])
   t.same(shift('/a/b', '/x//'), ['x', '/a/b/x', '/'])
   t.same(shift('/a/b', '/.'), [null, '/a/b', ''])
+  t.same(shift('/', '/x'), ['x', '//x', ''], 'POSIX normpath keeps two leading slashes, as wsgiref does')
+  t.throws(() => shift('', 'x'), { name: 'TypeError', message: 'PATH_INFO must be empty or start with "/", got "x"' })
 })
 
 const base = { 'wsgi.url_scheme': 'http', SERVER_NAME: '127.0.0.1', SERVER_PORT: '80', HTTP_HOST: '127.0.0.1' }
