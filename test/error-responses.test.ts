@@ -1,0 +1,166 @@
+// What the client and the log see when an app misbehaves (checklist A1-A4, C2-C6, D1-D2), over
+// real sockets: a clean 500 before any byte, an incomplete response after, and a server that goes on.
+import { test } from 'tap'
+import { request } from 'undici'
+import type { Body, Environ, StartResponse, WsgiApp } from '../lib/index.js'
+import { createServer, listenWithMount, parseHead, rawExchange, type LogRecord } from './helpers/server.js'
+import fastifyWsgi from '../lib/index.js'
+
+function errorLog (logs: LogRecord[]): LogRecord | undefined {
+  return logs.find((record) => record.level === 50)
+}
+
+const failures: Array<[string, WsgiApp, string]> = [
+  ['a sync throw before startResponse', () => { throw new Error('sync failure') }, 'sync failure'],
+  ['a rejected Promise', async () => { throw new Error('async failure') }, 'async failure'],
+  ['a generator throwing before its first chunk', function * (_environ: Environ, startResponse: StartResponse) {
+    startResponse('200 OK', [])
+    throw new Error('generator failure')
+  } as unknown as WsgiApp, 'generator failure'],
+  ['an invalid status', (_environ, startResponse) => { startResponse('2000K', []); return [] }, 'Invalid status "2000K"'],
+  ['a status with CR/LF', (_environ, startResponse) => { startResponse('200 OK\r\nX: y', []); return [] }, 'response splitting'],
+  ['a hop-by-hop header', (_environ, startResponse) => { startResponse('200 OK', [['Connection', 'close']]); return [] }, 'Hop-by-hop header "Connection: close" not allowed'],
+  ['a non-string header value', (_environ, startResponse) => { startResponse('200 OK', [['X-N', 1 as unknown as string]]); return [] }, 'header names and values must be strings'],
+  ['a second startResponse', (_environ, startResponse) => { startResponse('200 OK', []); startResponse('200 OK', []); return [] }, 'Headers already set!'],
+  ['write() before startResponse', () => ['early'], 'write() before start_response()'],
+  ['a chunk of the wrong type', (_environ, startResponse) => { startResponse('200 OK', []); return [1, 2] as unknown as Body }, 'got number 1'],
+  ['a string body', (_environ, startResponse) => { startResponse('200 OK', []); return 'text' as unknown as Body }, 'got "text"'],
+  // eslint-disable-next-line no-throw-literal
+  ['a thrown string', () => { throw 'just a string' }, 'The app threw a non-Error value: "just a string"']
+]
+
+for (const [name, app, message] of failures) {
+  test(`A3: ${name} gives a 500 without details, logged at error level with the request id`, async (t) => {
+    const { origin, logs } = await listenWithMount(t, { app })
+    const response = await request(origin + '/x')
+    t.equal(response.statusCode, 500)
+    const body = await response.body.text()
+    t.notMatch(body, /at .*\.(ts|js):\d+/, 'no stack trace reaches the client')
+    t.notMatch(body, /Error:/)
+    const record = errorLog(logs)
+    t.match(record?.err?.message, message)
+    t.match(record?.err?.stack, /\n\s+at /, 'the log has the stack')
+    t.equal(typeof record?.reqId, 'string')
+    const again = await request(origin + '/x')
+    t.equal(again.statusCode, 500, 'the server keeps serving')
+    await again.body.dump()
+  })
+}
+
+test('A3: setErrorHandler decides the error response', async (t) => {
+  const { fastify } = createServer(t)
+  fastify.setErrorHandler(async (error, _request, reply) => reply.code(503).send({ handled: error.message }))
+  await fastify.register(fastifyWsgi, { app: () => { throw new Error('to the handler') } })
+  const response = await fastify.inject('/')
+  t.equal(response.statusCode, 503)
+  t.same(response.json(), { handled: 'to the handler' })
+})
+
+test('A4: an error handler that throws still gives the client a 500', async (t) => {
+  const { fastify } = createServer(t)
+  fastify.setErrorHandler(() => { throw new Error('handler broke') })
+  await fastify.register(fastifyWsgi, { app: () => { throw new Error('app broke') } })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = fastify.server.address() as { port: number }
+  const response = await request(`http://127.0.0.1:${port}/`)
+  t.equal(response.statusCode, 500)
+  await response.body.dump()
+})
+
+test('A3: an error after the first chunk: the client sees a chunked body without its end, and the log says so', async (t) => {
+  let closes = 0
+  const { port, logs } = await listenWithMount(t, {
+    app: (_environ, startResponse) => {
+      startResponse('200 OK', [])
+      return Object.assign((function * () {
+        yield 'partial'
+        throw new Error('late failure')
+      })(), { close: () => { closes++ } })
+    }
+  })
+  const { text, closedByServer } = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  const { statusLine, body } = parseHead(text)
+  t.equal(statusLine, 'HTTP/1.1 200 OK')
+  t.equal(body, '7\r\npartial\r\n', 'no terminating 0-length chunk')
+  t.ok(closedByServer)
+  t.equal(closes, 1)
+  t.match(errorLog(logs)?.msg, 'after the response started')
+  t.match(errorLog(logs)?.err?.message, 'late failure')
+})
+
+test('A3: undici reports such a response as failed, never as a complete one', async (t) => {
+  const { origin } = await listenWithMount(t, {
+    app: (_environ, startResponse) => {
+      startResponse('200 OK', [['Content-Length', '100']])
+      return (function * () { yield 'only part'; throw new Error('boom') })()
+    }
+  })
+  const response = await request(origin)
+  await t.rejects(response.body.text())
+})
+
+test('C6: startResponse with excInfo before any byte replaces the response', async (t) => {
+  const { origin } = await listenWithMount(t, {
+    app: (_environ, startResponse) => {
+      startResponse('200 OK', [['X-First', 'yes']])
+      try {
+        throw new Error('backend down')
+      } catch (err) {
+        startResponse('503 Service Unavailable', [['Retry-After', '5']], err)
+        return ['try later']
+      }
+    }
+  })
+  const response = await request(origin)
+  t.equal(response.statusCode, 503)
+  t.equal(response.headers['retry-after'], '5')
+  t.equal(response.headers['x-first'], undefined)
+  t.equal(await response.body.text(), 'try later')
+})
+
+test('C6: startResponse with excInfo after bytes were sent re-throws, and the response ends incomplete', async (t) => {
+  const { port, logs } = await listenWithMount(t, {
+    app: function * (_environ: Environ, startResponse: StartResponse) {
+      startResponse('200 OK', [])
+      yield 'sent'
+      startResponse('500 Oops', [], new Error('too late to replace'))
+    } as unknown as WsgiApp
+  })
+  const { text } = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.equal(parseHead(text).body, '4\r\nsent\r\n')
+  t.match(errorLog(logs)?.err?.message, 'too late to replace')
+})
+
+test('A2: a client that disconnects mid-body: the generator gets return(), close() runs once, no error log', async (t) => {
+  let finallyRan = false
+  let closes = 0
+  const { port, origin, logs } = await listenWithMount(t, {
+    app: (_environ, startResponse) => {
+      startResponse('200 OK', [])
+      return Object.assign((async function * () {
+        try {
+          for (let i = 0; i < 1000; i++) {
+            yield `line ${i}\n`
+            await new Promise((resolve) => setTimeout(resolve, 2))
+          }
+        } finally {
+          finallyRan = true
+        }
+      })(), { close: () => { closes++ } })
+    }
+  })
+  const { connect } = await import('node:net')
+  const socket = connect({ port, host: '127.0.0.1' })
+  socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  await new Promise((resolve) => socket.once('data', resolve))
+  socket.destroy()
+  const deadline = Date.now() + 2000
+  while (closes === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.ok(finallyRan)
+  t.equal(closes, 1)
+  t.notOk(logs.some((record) => record.level >= 50))
+  t.ok(logs.some((record) => record.level === 20 && /went away/.test(record.msg)), 'logged at debug level')
+  const next = await request(origin)
+  t.equal(next.statusCode, 200)
+  await next.body.dump()
+})
