@@ -3,7 +3,7 @@
 import { test } from 'tap'
 import { request } from 'undici'
 import type { Body, Environ, StartResponse, WsgiApp } from '../lib/index.js'
-import { createServer, listenWithMount, parseHead, rawExchange, type LogRecord } from './helpers/server.js'
+import { createServer, listenWithMount, parseHead, rawExchange, waitFor, type LogRecord } from './helpers/server.js'
 import fastifyWsgi from '../lib/index.js'
 
 function errorLog (logs: LogRecord[]): LogRecord | undefined {
@@ -49,7 +49,7 @@ for (const [name, app, message] of failures) {
 
 test('A3: setErrorHandler decides the error response', async (t) => {
   const { fastify } = createServer(t)
-  fastify.setErrorHandler(async (error, _request, reply) => reply.code(503).send({ handled: error.message }))
+  fastify.setErrorHandler(async (error: Error, _request, reply) => reply.code(503).send({ handled: error.message }))
   await fastify.register(fastifyWsgi, { app: () => { throw new Error('to the handler') } })
   const response = await fastify.inject('/')
   t.equal(response.statusCode, 503)
@@ -154,8 +154,7 @@ test('A2: a client that disconnects mid-body: the generator gets return(), close
   socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
   await new Promise((resolve) => socket.once('data', resolve))
   socket.destroy()
-  const deadline = Date.now() + 2000
-  while (closes === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+  await waitFor(() => closes > 0, 2000)
   t.ok(finallyRan)
   t.equal(closes, 1)
   t.notOk(logs.some((record) => record.level >= 50))
