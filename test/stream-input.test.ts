@@ -143,7 +143,7 @@ test('bodies from 0 bytes to several MiB arrive intact, Content-Length and chunk
   }
 })
 
-test('CONTENT_LENGTH is the header value, absent for a chunked body', async (t) => {
+test('F2: CONTENT_LENGTH is the header value, absent for a chunked body; wsgi.input_terminated is true', async (t) => {
   const { port } = await listenWithMount(t, {
     input: 'stream',
     app: async (environ, startResponse) => {
@@ -241,7 +241,7 @@ test('a client that aborts mid-upload fails the pending read; nothing is logged 
   await next.body.dump()
 })
 
-test('a small unread rest is drained: the next pipelined request on the connection is answered', async (t) => {
+test('F2: a small unread rest is drained: the next pipelined request on the connection is answered', async (t) => {
   const { port } = await listenWithMount(t, {
     input: 'stream',
     app: async (environ, startResponse) => {
