@@ -141,7 +141,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     if (chunk === undefined) this.res.end()
     else this.res.end(chunk)
     // The bytes sent are complete, but the app was wrong about them: do not reuse the connection.
-    if (!this.keepConnection) socket?.destroySoon()
+    if (!this.keepConnection && this.request.raw.httpVersionMajor === 1) socket?.destroySoon()
     this.streamInput?.discardRest()
   }
 
