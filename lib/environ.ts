@@ -236,6 +236,8 @@ export function buildEnviron (
   }
   Object.defineProperty(environ, 'fastify.signal', SIGNAL_PROPERTY)
   addHeaders(environ, raw.rawHeaders, settings.dropUnderscoreHeaders)
+  // HTTP/2 carries the host in :authority; apps find it where HTTP/1 puts it.
+  if (environ.HTTP_HOST === undefined && raw.headers[':authority'] !== undefined) environ.HTTP_HOST = raw.headers[':authority']
   // B6: base keys come first in wsgiref; here they fill in, so the request's keys still win.
   const base = settings.baseEnviron
   if (base !== null) {

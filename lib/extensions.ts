@@ -1,7 +1,14 @@
 import type { FastifyReply } from 'fastify'
+import type { Http2ServerResponse } from 'node:http2'
 import type { ResponseHeader } from '../types/protocol.js'
 import { checkHeaders } from './response-checks.js'
 import { FST_WSGI_EARLY_HINTS } from './errors.js'
+
+/** True once the response's connection (HTTP/1) or stream (HTTP/2) is gone. */
+export function responseGone (res: FastifyReply['raw']): boolean {
+  // An HTTP/2 compatibility response has no `destroyed`: its stream has.
+  return (res as { destroyed?: boolean }).destroyed ?? (res as unknown as Http2ServerResponse).stream.destroyed
+}
 
 /**
  * `fastify.signal`: an AbortSignal aborted when the client goes away before
@@ -13,7 +20,7 @@ export function clientSignal (reply: FastifyReply): AbortSignal {
   const abortIfUnfinished = (): void => {
     if (!res.writableFinished) controller.abort(new Error('The client went away before the response was complete'))
   }
-  if (res.destroyed) abortIfUnfinished()
+  if (responseGone(res)) abortIfUnfinished()
   else res.once('close', abortIfUnfinished)
   return controller.signal
 }

@@ -10,6 +10,7 @@ import { StreamInput } from './stream-input.js'
 import { addHookHeaders, groupRepeatedNames } from './response-headers.js'
 import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
 import { ErrorStream } from './error-stream.js'
+import { responseGone } from './extensions.js'
 
 /** Per-mount (or per reply.wsgi call) settings, resolved from the plugin options. */
 export interface HandlerSettings extends EnvironSettings, Mount {
@@ -84,6 +85,8 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   private readonly res: ServerResponse
   private readonly errors: ErrorStream
   private readonly streamInput: StreamInput | null
+  /** HTTP/1.x: the connection is ours to keep or close; HTTP/2 multiplexes streams over a session. */
+  private readonly http1: boolean
 
   constructor (request: FastifyRequest, reply: FastifyReply, settings: HandlerSettings, input: AnyWsgiInput) {
     const errors = new ErrorStream(request.log)
@@ -93,6 +96,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.res = reply.raw as ServerResponse
     this.errors = errors
     this.streamInput = input instanceof StreamInput ? input : null
+    this.http1 = request.raw.httpVersionMajor === 1
     this.serverSoftware = settings.serverSoftwareHeader
     // Node's ServerResponse adds Date itself unless the app sent one: the rule of D6.
     this.addDate = false
@@ -102,7 +106,9 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.reply.hijack()
     addHookHeaders(headers, this.reply.getHeaders())
     if (this.mustCloseForUnreadBody()) headers.push('Connection', 'close')
-    this.res.writeHead(statusCode, reason, groupRepeatedNames(headers))
+    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
+    if (this.http1) this.res.writeHead(statusCode, reason, groupRepeatedNames(headers))
+    else this.res.writeHead(statusCode, groupRepeatedNames(headers))
   }
 
   /**
@@ -113,7 +119,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
    */
   private mustCloseForUnreadBody (): boolean {
     const input = this.streamInput
-    if (input === null || input.complete || this.request.raw.httpVersionMajor !== 1) return false
+    if (input === null || input.complete || !this.http1) return false
     const declared = Number(this.request.headers['content-length'])
     return !(declared - input.bytesReceived <= DRAIN_LIMIT)
   }
@@ -141,7 +147,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     if (chunk === undefined) this.res.end()
     else this.res.end(chunk)
     // The bytes sent are complete, but the app was wrong about them: do not reuse the connection.
-    if (!this.keepConnection && this.request.raw.httpVersionMajor === 1) socket?.destroySoon()
+    if (!this.keepConnection && this.http1) socket?.destroySoon()
     this.streamInput?.discardRest()
   }
 
@@ -154,8 +160,13 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   protected abortResponse (): void {
     this.errors.flush()
     if (!this.reply.sent) this.reply.hijack()
+    if (!this.http1) {
+      // With an error, the stream is reset with INTERNAL_ERROR: a plain close would read as a clean end.
+      this.res.destroy(new Error('The WSGI response was aborted'))
+      return
+    }
     const socket = this.res.socket
-    if (socket === null || socket.destroyed || this.request.raw.httpVersionMajor !== 1) {
+    if (socket === null || socket.destroyed) {
       this.res.destroy()
       return
     }
@@ -164,7 +175,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   }
 
   protected clientGone (): boolean {
-    return this.res.destroyed
+    return responseGone(this.res)
   }
 
   protected logException (err: unknown, message: string): void {
@@ -219,7 +230,7 @@ function startHandler (request: FastifyRequest, reply: FastifyReply, app: WsgiAp
 
 /** The app never runs: the body was refused (413) or the upload broke off. */
 function refuseRequest (request: FastifyRequest, reply: FastifyReply, err: unknown): void {
-  if (reply.raw.destroyed) {
+  if (responseGone(reply.raw)) {
     // The client left mid-upload: expected, so nothing is logged as a server error.
     request.log.debug({ err }, 'The client went away while sending the request body')
     reply.hijack()

@@ -261,7 +261,7 @@ test('B1: behind a trusted proxy, SERVER_NAME and SERVER_PORT follow X-Forwarded
 
 test('B1: a socket that is already gone leaves REMOTE_ADDR, REMOTE_PORT and the socket address empty, not undefined', bounded, async (t) => {
   const socket = {}
-  const raw = { url: '/x', method: 'GET', httpVersion: '1.0', rawHeaders: [], socket }
+  const raw = { url: '/x', method: 'GET', httpVersion: '1.0', rawHeaders: [], headers: {}, socket }
   const request = { raw, host: '', protocol: 'http', ip: undefined } as unknown as FastifyRequest
   const environ = buildEnviron(request, {} as FastifyReply, { scriptName: '' }, defaultSettings(0), {} as WsgiInput, {} as WsgiErrors)
   t.equal(environ.REMOTE_ADDR, '')

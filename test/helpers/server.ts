@@ -25,16 +25,19 @@ export function logCollector (): { stream: Writable, records: LogRecord[] } {
   return { stream, records }
 }
 
+/** Fastify server options, including `http2` and `https` (typed loosely: tests use one instance type). */
+export type ServerOptions = FastifyServerOptions & { http2?: boolean, https?: object }
+
 /** A Fastify instance with a log collector at trace level, closed when the test ends. */
-export function createServer (t: Test, options: FastifyServerOptions = {}): { fastify: FastifyInstance, logs: LogRecord[] } {
+export function createServer (t: Test, options: ServerOptions = {}): { fastify: FastifyInstance, logs: LogRecord[] } {
   const { stream, records } = logCollector()
-  const fastify = Fastify({ logger: { level: 'trace', stream }, ...options })
+  const fastify = Fastify({ logger: { level: 'trace', stream }, ...options } as FastifyServerOptions)
   t.teardown(() => fastify.close())
   return { fastify, logs: records }
 }
 
 /** A server with one mount, listening on 127.0.0.1, closed when the test ends. */
-export async function listenWithMount (t: Test, options: FastifyWsgiOptions, serverOptions: FastifyServerOptions = {}): Promise<{ fastify: FastifyInstance, logs: LogRecord[], port: number, origin: string }> {
+export async function listenWithMount (t: Test, options: FastifyWsgiOptions, serverOptions: ServerOptions = {}): Promise<{ fastify: FastifyInstance, logs: LogRecord[], port: number, origin: string }> {
   const { fastify, logs } = createServer(t, serverOptions)
   await fastify.register(fastifyWsgi, options)
   await fastify.listen({ port: 0, host: '127.0.0.1' })
