@@ -3,7 +3,8 @@ import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import type { AnyWsgiInput, Chunk, WsgiApp } from '../types/protocol.js'
-import { BaseHandler } from './handler.js'
+import { BaseHandler, ClientDisconnected } from './handler.js'
+import type { FileWrapper } from './file-wrapper.js'
 import { buildEnviron, type EnvironSettings, type Mount } from './environ.js'
 import { BufferedInput, UnavailableInput, readBody } from './input.js'
 import { StreamInput } from './stream-input.js'
@@ -122,6 +123,35 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     if (input === null || input.complete || !this.http1) return false
     const declared = Number(this.request.headers['content-length'])
     return !(declared - input.bytesReceived <= DRAIN_LIMIT)
+  }
+
+  /** The file fast path (E2): the file is piped into the response by Node's streams. */
+  protected sendFile (wrapper: FileWrapper): boolean | Promise<boolean> {
+    if (this.clientGone()) throw new ClientDisconnected()
+    this.sendHeaders()
+    // A HEAD or 204/304 response sends no body: iterating stops at once and closes the file.
+    if (this.discardBody) return false
+    const stream = wrapper.openStream(this.declaredLength)
+    const res = this.res
+    return new Promise((resolve, reject) => {
+      const cleanup = (): void => {
+        res.off('close', onClose)
+        stream.off('error', onError)
+        stream.off('end', onEnd)
+        stream.unpipe(res)
+      }
+      const onClose = (): void => { cleanup(); reject(new ClientDisconnected()) }
+      const onError = (err: Error): void => { cleanup(); reject(err) }
+      const onEnd = (): void => {
+        cleanup()
+        this.bytesSent = stream.bytesRead
+        resolve(true)
+      }
+      res.on('close', onClose)
+      stream.on('error', onError)
+      stream.on('end', onEnd)
+      stream.pipe(res, { end: false })
+    })
   }
 
   protected writeBody (chunk: Chunk): boolean {

@@ -1,3 +1,7 @@
+import { createReadStream, closeSync, fstat, type ReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { promisify } from 'node:util'
+import type { FileHandle } from 'node:fs/promises'
 import type { Chunk } from '../types/protocol.js'
 import { describeValue } from './response-checks.js'
 import { FST_WSGI_INVALID_OPTION } from './errors.js'
@@ -11,6 +15,9 @@ interface SyncFileLike {
 /** A Node readable stream or any other async iterable of chunks. */
 type AsyncFileLike = AsyncIterable<Chunk> & { close?: () => void, destroy?: () => void }
 
+/** A file on disk, by path, descriptor or FileHandle: the server may send it by its fast path (E2). */
+export type FileSource = { path: string } | { fd: number } | { handle: FileHandle }
+
 function isSyncFileLike (filelike: unknown): filelike is SyncFileLike {
   return typeof (filelike as SyncFileLike | null)?.read === 'function' &&
     typeof (filelike as AsyncFileLike)[Symbol.asyncIterator] !== 'function'
@@ -20,41 +27,87 @@ function isAsyncFileLike (filelike: unknown): filelike is AsyncFileLike {
   return typeof (filelike as AsyncFileLike | null)?.[Symbol.asyncIterator] === 'function'
 }
 
+function isFileHandle (filelike: unknown): filelike is FileHandle {
+  return typeof (filelike as FileHandle | null)?.fd === 'number' && typeof (filelike as FileHandle).stat === 'function'
+}
+
+const fstatAsync = promisify(fstat)
+
 /**
  * `wsgi.file_wrapper` (wsgiref.util.FileWrapper, checklist E1): a body that
- * reads a file-like object in blocks and forwards `close()` to it. It accepts
- * a Python-style object with a synchronous `read(size)`, or a readable stream.
+ * reads a file-like object in blocks and forwards `close()` to it. It takes a
+ * path, a file descriptor or a FileHandle (sent from the file's start, with
+ * Content-Length from its size), a readable stream, or a Python-style object
+ * with a synchronous `read(size)`.
  */
 export class FileWrapper implements Iterable<Chunk>, AsyncIterable<Chunk> {
-  readonly filelike: SyncFileLike | AsyncFileLike
+  readonly filelike: SyncFileLike | AsyncFileLike | null
+  /** The file on disk, when there is one: what the transport may send by its fast path. */
+  readonly file: FileSource | null
   readonly blockSize: number
+  private stream: ReadStream | null = null
+  private closed = false
 
   constructor (filelike: unknown, blockSize = 8192) {
-    if (!isSyncFileLike(filelike) && !isAsyncFileLike(filelike)) {
-      throw new FST_WSGI_INVALID_OPTION('wsgi.file_wrapper', `expected an object with read(size) or a readable stream, got ${describeValue(filelike)}`)
-    }
     if (!Number.isInteger(blockSize) || blockSize <= 0) {
       throw new FST_WSGI_INVALID_OPTION('wsgi.file_wrapper', `blockSize must be a positive integer, got ${describeValue(blockSize)}`)
     }
-    this.filelike = filelike
     this.blockSize = blockSize
+    if (typeof filelike === 'string') this.file = { path: filelike }
+    else if (typeof filelike === 'number' && Number.isInteger(filelike) && filelike >= 0) this.file = { fd: filelike }
+    else if (isFileHandle(filelike)) this.file = { handle: filelike }
+    else if (isSyncFileLike(filelike) || isAsyncFileLike(filelike)) this.file = null
+    else {
+      throw new FST_WSGI_INVALID_OPTION('wsgi.file_wrapper',
+        `expected a path, a file descriptor, a FileHandle, a readable stream or an object with read(size), got ${describeValue(filelike)}`)
+    }
+    this.filelike = this.file === null ? filelike as SyncFileLike | AsyncFileLike : null
+  }
+
+  /** The file's size in bytes (files only). */
+  async size (): Promise<number> {
+    const file = this.file as FileSource
+    if ('path' in file) return (await stat(file.path)).size
+    if ('fd' in file) return (await fstatAsync(file.fd)).size
+    return (await file.handle.stat()).size
+  }
+
+  /** A stream of the file's first `length` bytes, closed with the wrapper (files only). */
+  openStream (length?: number): ReadStream {
+    const file = this.file as FileSource
+    const range = { start: 0, end: length === undefined ? undefined : length - 1, highWaterMark: Math.max(this.blockSize, 64 * 1024) }
+    this.stream = 'path' in file
+      ? createReadStream(file.path, range)
+      : createReadStream(null as unknown as string, { ...range, fd: 'fd' in file ? file.fd : file.handle, autoClose: false })
+    return this.stream
   }
 
   * [Symbol.iterator] (): Iterator<Chunk> {
     const filelike = this.filelike
-    if (!isSyncFileLike(filelike)) throw new TypeError('This FileWrapper wraps a stream: iterate it with for await')
+    if (!isSyncFileLike(filelike)) throw new TypeError('This FileWrapper reads a stream or a file: iterate it with for await')
     for (let block = filelike.read(this.blockSize); block.length > 0; block = filelike.read(this.blockSize)) {
       yield block
     }
   }
 
   [Symbol.asyncIterator] (): AsyncIterator<Chunk> {
-    const filelike = this.filelike
+    if (this.file !== null) return this.openStream()[Symbol.asyncIterator]()
+    const filelike = this.filelike as SyncFileLike | AsyncFileLike
     return isSyncFileLike(filelike) ? this[Symbol.iterator]() as unknown as AsyncIterator<Chunk> : filelike[Symbol.asyncIterator]()
   }
 
-  /** Closes the wrapped file: its `close()`, or `destroy()` for a stream. */
+  /** Closes the wrapped file once: its `close()`, `destroy()` for a stream, or the descriptor or FileHandle itself. */
   close (): void {
+    if (this.closed) return
+    this.closed = true
+    const file = this.file
+    if (file !== null) {
+      if (this.stream !== null) this.stream.destroy()
+      else if ('fd' in file) closeSync(file.fd)
+      // A FileHandle closes asynchronously; one the app closed already is no error of the response.
+      else if ('handle' in file) file.handle.close().catch(() => {})
+      return
+    }
     const filelike = this.filelike as AsyncFileLike
     if (typeof filelike.close === 'function') filelike.close()
     else if (typeof filelike.destroy === 'function') filelike.destroy()

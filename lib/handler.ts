@@ -1,6 +1,7 @@
 import type { AnyWsgiInput, Body, Chunk, Environ, ResponseHeader, StartResponse, WriteCallable, WsgiApp, WsgiInput } from '../types/protocol.js'
 import { checkHeaders, describeValue, parseStatus } from './response-checks.js'
 import { formatDateTime } from './util.js'
+import { FileWrapper } from './file-wrapper.js'
 import {
   FST_WSGI_APP_THREW_NON_ERROR,
   FST_WSGI_CONTENT_LENGTH_MISMATCH,
@@ -94,13 +95,13 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
   readonly startResponse: StartResponse
 
   /** Content-Length the app declared, or -1. */
-  private declaredLength = -1
+  protected declaredLength = -1
   private hasDate = false
   private hasServer = false
   /** Content-Length the handler worked out (one-chunk or empty body), or -1. */
   private computedLength = -1
   /** HEAD, 1xx, 204 and 304 responses carry no body (checklist D9). */
-  private discardBody = false
+  protected discardBody = false
   /** Set once no more body bytes may be written: the iteration stops. */
   private bodyComplete = false
   /**
@@ -197,6 +198,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
    */
   protected finishResponse (): void | Promise<void> {
     const result: unknown = this.result
+    if (result instanceof FileWrapper && result.file !== null) return this.finishFile(result)
     if (Array.isArray(result)) {
       if (result.length === 1 && !this.headersSent && this.declaredLength === -1) {
         this.finishSingleChunk(result[0])
@@ -214,6 +216,30 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     }
     this.closeResult()
     this.finishContent()
+  }
+
+  /**
+   * A file body (checklist E2): its size is its Content-Length unless the app
+   * declared one, then the transport's fast path sends it, or it is iterated.
+   */
+  private async finishFile (wrapper: FileWrapper): Promise<void> {
+    if (this.status === null) throw new FST_WSGI_WRITE_BEFORE_START()
+    if (this.declaredLength === -1 && !this.headersSent) {
+      this.declaredLength = await wrapper.size()
+      this.computedLength = this.declaredLength
+    }
+    if (!await this.sendFile(wrapper)) return this.finishAsyncIterable(wrapper)
+    this.closeResult()
+    this.finishContent()
+  }
+
+  /**
+   * wsgiref's sendfile(): a transport that can send a file faster than block
+   * by block does so (headers first, at most `declaredLength` bytes, counted
+   * in `bytesSent`) and returns true; false means "iterate it".
+   */
+  protected sendFile (_wrapper: FileWrapper): boolean | Promise<boolean> {
+    return false
   }
 
   private async finishArrayAfterDrain (result: unknown[], from: number): Promise<void> {
