@@ -1,9 +1,16 @@
 // The work every contender does, once as a WSGI app and once for the native routes, so the
-// scenarios compare transports, not work. Paths: /hello /legacy /64k /1m /async /echo /missing.
+// scenarios compare transports, not work. Paths: /hello /legacy /64k /1m /file /async /echo /missing.
+import { writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 export const HELLO = 'Hello, World!'
 export const BLOCK_64K = Buffer.alloc(64 * 1024, 'x')
 export const PIECE_64K = BLOCK_64K // 16 × 64 KiB = 1 MiB
 export const SMALL = 'a small chunk of text\n'
+
+/** A 1 MiB file each server process writes once at start. */
+export const FILE = join(tmpdir(), `fastify-wsgi-bench-${process.pid}.bin`)
+writeFileSync(FILE, Buffer.alloc(1024 * 1024, 'f'))
 
 /** What the legacy scenario computes from a request: a few CGI keys, the query and a cookie. */
 export function legacyText (method, path, query, cookieHeader, userAgent) {
@@ -38,6 +45,9 @@ export function wsgiApp (environ, startResponse) {
     case '/async':
       startResponse('200 OK', [['Content-Type', 'text/plain']])
       return hundredSmall()
+    case '/file':
+      startResponse('200 OK', [['Content-Type', 'application/octet-stream']])
+      return environ['wsgi.file_wrapper'](FILE)
     case '/echo':
       startResponse('200 OK', [['Content-Type', 'application/octet-stream']])
       return [environ['wsgi.input'].read()]

@@ -26,6 +26,7 @@ const SCENARIOS = [
   { name: 'legacy', path: '/legacy?name=ada&x=1', headers: { cookie: 'theme=dark; session=abc123', 'user-agent': 'bench/1' }, quick: true },
   { name: '64 KiB', path: '/64k' },
   { name: '1 MiB / 16 chunks', path: '/1m', quick: true },
+  { name: '1 MiB file', path: '/file', quick: true },
   { name: 'async 100 chunks', path: '/async' },
   { name: 'POST 16 KiB echo', path: '/echo', method: 'POST', body: ECHO_BODY, headers: { 'content-type': 'application/octet-stream' }, quick: true },
   { name: '404 in app', path: '/missing', expectStatus: 404 }

@@ -4,7 +4,8 @@ import http from 'node:http'
 import { Readable } from 'node:stream'
 import Fastify from 'fastify'
 import fastifyWsgi from 'fastify-wsgi'
-import { BLOCK_64K, HELLO, hundredSmall, legacyText, oneMebibyte, wsgiApp } from './apps.mjs'
+import { createReadStream, rmSync } from 'node:fs'
+import { BLOCK_64K, FILE, HELLO, hundredSmall, legacyText, oneMebibyte, wsgiApp } from './apps.mjs'
 
 const contender = process.argv[2]
 
@@ -18,6 +19,7 @@ function nativeRoutes (fastify) {
   })
   fastify.get('/64k', (_request, reply) => { reply.type('application/octet-stream').send(BLOCK_64K) })
   fastify.get('/1m', (_request, reply) => { reply.type('application/octet-stream').send(Readable.from(oneMebibyte())) })
+  fastify.get('/file', (_request, reply) => { reply.type('application/octet-stream').send(createReadStream(FILE)) })
   fastify.get('/async', (_request, reply) => { reply.type('text/plain').send(Readable.from(hundredSmall(), { objectMode: false })) })
   fastify.register(async (scope) => {
     scope.removeAllContentTypeParsers()
@@ -47,6 +49,7 @@ async function rawHandler (req, res) {
     case '/64k': return send(200, 'application/octet-stream', BLOCK_64K)
     case '/1m': return stream('application/octet-stream', oneMebibyte())
     case '/async': return stream('text/plain', hundredSmall())
+    case '/file': return stream('application/octet-stream', createReadStream(FILE))
     case '/echo': {
       const chunks = []
       for await (const chunk of req) chunks.push(chunk)
@@ -109,4 +112,8 @@ if (!(contender in contenders)) {
   process.exit(2)
 }
 const port = await contenders[contender]()
+process.once('SIGTERM', () => {
+  rmSync(FILE, { force: true })
+  process.exit(0)
+})
 process.stdout.write(`READY ${port}\n`)
