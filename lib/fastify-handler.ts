@@ -105,11 +105,12 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 
   protected writeHead (statusCode: number, reason: string, headers: string[]): void {
     this.reply.hijack()
-    addHookHeaders(headers, this.reply.getHeaders())
-    if (this.mustCloseForUnreadBody()) headers.push('Connection', 'close')
+    // Only a response that already holds headers needs repeated names grouped: keep the Set off the common path.
+    const list = addHookHeaders(headers, this.reply.getHeaders()) ? groupRepeatedNames(headers) : headers
+    if (this.mustCloseForUnreadBody()) list.push('Connection', 'close')
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
-    if (this.http1) this.res.writeHead(statusCode, reason, groupRepeatedNames(headers))
-    else this.res.writeHead(statusCode, groupRepeatedNames(headers))
+    if (this.http1) this.res.writeHead(statusCode, reason, list)
+    else this.res.writeHead(statusCode, list)
   }
 
   /**

@@ -5,9 +5,9 @@ const FRAMING = new Set(['content-length', 'transfer-encoding'])
  * Adds the headers that hooks and plugins set before the app ran (with
  * reply.header() or reply.raw.setHeader()), which would be lost after
  * reply.hijack(). The app's value wins a clash, except Set-Cookie, where both
- * are kept.
+ * are kept. Returns whether there were any.
  */
-export function addHookHeaders (headers: string[], hookHeaders: Record<string, string | number | string[] | undefined>): void {
+export function addHookHeaders (headers: string[], hookHeaders: Record<string, string | number | string[] | undefined>): boolean {
   let appNames: Set<string> | null = null
   for (const name in hookHeaders) {
     const value = hookHeaders[name]
@@ -20,13 +20,15 @@ export function addHookHeaders (headers: string[], hookHeaders: Record<string, s
       headers.push(name, String(value))
     }
   }
+  return appNames !== null
 }
 
 /**
  * The flat `[name, value...]` list for res.writeHead, with repeated names
  * grouped into one entry whose value is the array of values. Node writes each
  * array value as its own header line; a repeated name, though, keeps only its
- * last value once the response holds headers set with setHeader().
+ * last value once the response holds headers set with setHeader(), so this is
+ * needed when hooks or plugins set headers.
  */
 export function groupRepeatedNames (headers: string[]): Array<string | string[]> {
   if (headers.length <= 2) return headers

@@ -51,3 +51,12 @@ test('a body stream closed without an error or an end fails the read with ECONNR
   await t.rejects(pending, { code: 'ECONNRESET' })
   await t.rejects(input.read(), { code: 'ECONNRESET' }, 'later reads fail the same way')
 })
+
+test('groupRepeatedNames groups repeated header names, case-insensitively, and leaves other lists alone', async (t) => {
+  const { groupRepeatedNames } = await import('../lib/response-headers.js')
+  const single = ['A', '1']
+  t.equal(groupRepeatedNames(single), single)
+  const distinct = ['A', '1', 'B', '2']
+  t.equal(groupRepeatedNames(distinct), distinct)
+  t.same(groupRepeatedNames(['Set-Cookie', 'a=1', 'X', 'x', 'set-cookie', 'b=2']), ['Set-Cookie', ['a=1', 'b=2'], 'X', 'x'])
+})
