@@ -5,6 +5,8 @@ import { FST_WSGI_BAD_REQUEST, FST_WSGI_INVALID_OPTION } from './errors.js'
 
 /** What the environ builder needs from the plugin options, resolved once at registration. */
 export interface EnvironSettings {
+  /** Where the app is mounted: SCRIPT_NAME, the part of the decoded path it covers. */
+  scriptName: string
   serverSoftware: string
   pathEncoding: 'latin1' | 'utf8'
   dropUnderscoreHeaders: boolean
@@ -167,11 +169,6 @@ const SIGNAL_PROPERTY: PropertyDescriptor = {
   configurable: true
 }
 
-/** Where the app is mounted: SCRIPT_NAME, and how much of the decoded path it covers. */
-export interface Mount {
-  scriptName: string
-}
-
 /**
  * Builds the environ of one request (checklist B1-B6, DESIGN.md §3). Every
  * key is built from the raw request, not from Fastify's decoded params.
@@ -179,7 +176,6 @@ export interface Mount {
 export function buildEnviron (
   request: FastifyRequest,
   reply: FastifyReply,
-  mount: Mount,
   settings: EnvironSettings,
   input: AnyWsgiInput,
   errors: WsgiErrors
@@ -189,7 +185,7 @@ export function buildEnviron (
   // With wsgiRewriteUrl, Fastify routes a rewritten URL and keeps the one sent in originalUrl.
   const target = splitTarget((raw as { originalUrl?: string }).originalUrl ?? raw.url as string)
   let path = unquoteLatin1(target.path)
-  let scriptName = mount.scriptName
+  let scriptName = settings.scriptName
   if (settings.pathEncoding === 'utf8') {
     path = latin1ToUtf8(path)
     scriptName = latin1ToUtf8(scriptName)

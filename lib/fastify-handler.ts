@@ -5,7 +5,7 @@ import { Readable } from 'node:stream'
 import type { AnyWsgiInput, Chunk, WsgiApp } from '../types/protocol.js'
 import { BaseHandler, ClientDisconnected } from './handler.js'
 import type { FileWrapper } from './file-wrapper.js'
-import { buildEnviron, type EnvironSettings, type Mount } from './environ.js'
+import { buildEnviron, type EnvironSettings } from './environ.js'
 import { BufferedInput, UnavailableInput, readBody } from './input.js'
 import { StreamInput } from './stream-input.js'
 import { addHookHeaders, groupRepeatedNames } from './response-headers.js'
@@ -14,7 +14,7 @@ import { ErrorStream } from './error-stream.js'
 import { responseGone } from './extensions.js'
 
 /** Per-mount (or per reply.wsgi call) settings, resolved from the plugin options. */
-export interface HandlerSettings extends EnvironSettings, Mount {
+export interface HandlerSettings extends EnvironSettings {
   serverSoftwareHeader: string | false
   bodyLimit: number
   input: 'buffer' | 'stream'
@@ -91,7 +91,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 
   constructor (request: FastifyRequest, reply: FastifyReply, settings: HandlerSettings, input: AnyWsgiInput) {
     const errors = new ErrorStream(request.log)
-    super(buildEnviron(request, reply, settings, settings, input, errors))
+    super(buildEnviron(request, reply, settings, input, errors))
     this.request = request
     this.reply = reply
     this.res = reply.raw as ServerResponse
