@@ -18,6 +18,8 @@ export interface HandlerSettings extends EnvironSettings {
   serverSoftwareHeader: string | false
   bodyLimit: number
   input: 'buffer' | 'stream'
+  /** Run the app under `validator` (the mount wraps it once; reply.wsgi per call). */
+  validate: boolean
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   type ReplyWsgiOptions
 } from './options.js'
 import { FST_WSGI_ALREADY_DECORATED } from './errors.js'
+import { validator } from './validate.js'
 
 export type {
   AnyWsgiInput, Body, Chunk, Environ, FileWrapperFactory, ResponseHeader, StartResponse, StreamingWsgiApp, WriteCallable,
@@ -21,6 +22,8 @@ export { BaseHandler } from './handler.js'
 export { FileWrapper } from './file-wrapper.js'
 export { applicationUri, formatDateTime, guessScheme, isHopByHop, requestUri, setupTestingDefaults, shiftPathInfo } from './util.js'
 export { Headers } from './headers.js'
+export { validator } from './validate.js'
+export { WsgiValidationError } from './errors.js'
 export { wsgiRewriteUrl } from './rewrite-url.js'
 export * as errors from './errors.js'
 export { VERSION } from './version.js'
@@ -45,12 +48,13 @@ function passThroughParser (_request: FastifyRequest, payload: unknown, done: (e
 
 function decorateReply (fastify: FastifyInstance, settings: HandlerSettings): void {
   fastify.decorateReply('wsgi', function wsgi (this: FastifyReply, appArgument: unknown, options?: ReplyWsgiOptions): Promise<void> {
-    const app = checkApp('app', appArgument)
+    let app = checkApp('app', appArgument)
     let callSettings = settings
     if (options !== undefined) {
       callSettings = resolveSettings(options, settings)
       if (options.scriptName !== undefined) callSettings.scriptName = normalizeScriptName('scriptName', options.scriptName)
     }
+    if (callSettings.validate) app = validator(app)
     // Always a Promise, as typed: a sync response has already ended when it resolves.
     return Promise.resolve(runWsgi(this.request, this, app, callSettings))
   })
@@ -77,7 +81,7 @@ async function fastifyWsgiPlugin (fastify: FastifyInstance, options: FastifyWsgi
   const settings = resolveSettings(options, defaultSettings(fastify.initialConfig.bodyLimit as number))
   if (!fastify.hasReplyDecorator('wsgi')) decorateReply(fastify, settings)
   else if (app === undefined) throw new FST_WSGI_ALREADY_DECORATED()
-  if (app !== undefined) mount(fastify, app, settings, options.prefix)
+  if (app !== undefined) mount(fastify, settings.validate ? validator(app) : app, settings, options.prefix)
 }
 
 /** The fastify-wsgi plugin: mounts WSGI-style apps and decorates `reply.wsgi`. */

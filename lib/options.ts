@@ -26,6 +26,8 @@ export interface WsgiRunOptions {
   baseEnviron?: Record<string, unknown>
   /** `wsgi.multiprocess`. Default: true inside a node:cluster worker. */
   multiprocess?: boolean
+  /** Wrap the app in `validator` (wsgiref.validate): every request checks both sides of the protocol. For development and tests. Default false. */
+  validate?: boolean
 }
 
 interface MountOptions extends WsgiRunOptions {
@@ -106,6 +108,7 @@ export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSetti
     dropUnderscoreHeaders: boolean('dropUnderscoreHeaders', options.dropUnderscoreHeaders, defaults.dropUnderscoreHeaders),
     baseEnviron,
     multiprocess: boolean('multiprocess', options.multiprocess, defaults.multiprocess),
+    validate: boolean('validate', options.validate, defaults.validate),
     fileWrapper: defaults.fileWrapper
   }
 }
@@ -122,6 +125,7 @@ export function defaultSettings (bodyLimit: number): HandlerSettings {
     dropUnderscoreHeaders: true,
     baseEnviron: null,
     multiprocess: cluster.isWorker,
+    validate: false,
     fileWrapper
   }
 }

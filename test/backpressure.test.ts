@@ -73,7 +73,7 @@ test('A3: an app failing while the client does not read: the connection is cut a
   const { port, logs, fastify } = await listenWithMount(t, {
     app: (_environ, startResponse) => {
       // The legacy write() cannot wait for drain: 16 MiB stay buffered for a client that reads nothing.
-      startResponse('200 OK', [])(big)
+      startResponse('200 OK', [['Content-Type', 'text/plain']])(big)
       throw new Error('failed late')
     }
   })

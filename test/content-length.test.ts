@@ -4,7 +4,7 @@ import type { WsgiApp } from '../lib/index.js'
 import { listenWithMount, parseHead, rawExchange } from './helpers/server.js'
 
 const declares = (length: number, chunks: string[]): WsgiApp => (_environ, startResponse) => {
-  startResponse('200 OK', [['Content-Length', String(length)]])
+  startResponse('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', String(length)]])
   return chunks
 }
 

@@ -44,7 +44,7 @@ test('fastify.signal stays quiet for a response that completes, and is the same 
     app: (environ, startResponse) => {
       signal = environ['fastify.signal']
       same = signal === environ['fastify.signal']
-      startResponse('200 OK', [])
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
       return ['done']
     }
   })
@@ -63,7 +63,7 @@ test('fastify.signal read after the client left is already aborted', async (t) =
     app: async (environ, startResponse) => {
       await released
       abortedAtRead = environ['fastify.signal']?.aborted
-      startResponse('200 OK', [])
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
       return []
     }
   })
@@ -110,7 +110,7 @@ test('fastify.earlyHints refuses a list without Link, invalid headers, and a sta
       attempt(environ, [['X-Only', 'x']])
       attempt(environ, [['Link', 'a\r\nb']])
       attempt(environ, [['Connection', 'close'], ['Link', '</x>']])
-      startResponse('200 OK', [])
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
       yield 'first'
       attempt(environ, [['Link', '</late>']])
       yield ' second'

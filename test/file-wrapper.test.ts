@@ -170,7 +170,7 @@ test('E2: without the fast path (any other transport) a file wrapper is iterated
   const path = await fileFixture(t)
   const handler = new MemoryHandler()
   await handler.run((_environ, startResponse) => {
-    startResponse('200 OK', [])
+    startResponse('200 OK', [['Content-Type', 'text/plain']])
     return new FileWrapper(path)
   })
   t.equal(handler.header('Content-Length'), String(CONTENT.length))

@@ -45,7 +45,7 @@ test('h2c: SERVER_PROTOCOL is HTTP/2.0, the body streams, no connection-specific
 test('h2c: an error after the first chunk resets the stream: the client never sees a clean end', async (t) => {
   const { origin, logs } = await listenWithMount(t, {
     app: function * (_environ: Environ, startResponse: StartResponse) {
-      startResponse('200 OK', [])
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
       yield 'partial'
       throw new Error('late')
     } as unknown as WsgiApp
@@ -59,7 +59,7 @@ test('h2c: a cancelled stream stops the body and closes it once, quietly', async
   let closes = 0
   const { origin, logs } = await listenWithMount(t, {
     app: (_environ, startResponse) => {
-      startResponse('200 OK', [])
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
       return Object.assign((async function * () {
         for (let i = 0; i < 1000; i++) {
           yield `line ${i}\n`

@@ -10,7 +10,7 @@ test('D7/A2: 1000 client aborts mid-body leave no body unclosed, no listener and
   const app: WsgiApp = (environ, startResponse) => {
     started++
     environ['fastify.signal']?.addEventListener('abort', () => {})
-    startResponse('200 OK', [])
+    startResponse('200 OK', [['Content-Type', 'text/plain']])
     return Object.assign((async function * () {
       for (let i = 0; i < 10000; i++) {
         yield 'x'.repeat(1024)

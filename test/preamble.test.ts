@@ -4,7 +4,7 @@ import type { ResponseHeader, WsgiApp } from '../lib/index.js'
 import { listenWithMount, rawExchange } from './helpers/server.js'
 
 const withHeaders = (headers: ResponseHeader[]): WsgiApp => (_environ, startResponse) => {
-  startResponse('200 OK', headers)
+  startResponse('200 OK', [['Content-Type', 'text/plain'], ...headers])
   return ['x']
 }
 

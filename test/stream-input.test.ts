@@ -148,7 +148,7 @@ test('F2: CONTENT_LENGTH is the header value, absent for a chunked body; wsgi.in
     input: 'stream',
     app: async (environ, startResponse) => {
       await environ['wsgi.input'].read()
-      startResponse('200 OK', [])
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
       return [`${String(environ.CONTENT_LENGTH)} ${String(environ['wsgi.input_terminated'])}`]
     }
   })
@@ -199,9 +199,9 @@ test('an app may catch the limit error and answer on its own', async (t) => {
     app: async (environ, startResponse) => {
       try {
         await environ['wsgi.input'].read()
-        startResponse('200 OK', [])
+        startResponse('200 OK', [['Content-Type', 'text/plain']])
       } catch (err) {
-        startResponse('422 Unprocessable Entity', [], err)
+        startResponse('422 Unprocessable Entity', [['Content-Type', 'text/plain']], err)
       }
       return ['handled']
     }
@@ -223,7 +223,7 @@ test('a client that aborts mid-upload fails the pending read; nothing is logged 
         readError = err as { code: string }
         throw err
       }
-      startResponse('200 OK', [])
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
       return Object.assign(['never'], { close: () => { closes++ } })
     }
   })
@@ -246,7 +246,7 @@ test('F2: a small unread rest is drained: the next pipelined request on the conn
     input: 'stream',
     app: async (environ, startResponse) => {
       const first = await environ['wsgi.input'].read(3)
-      startResponse('200 OK', [])
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
       return [`${environ.PATH_INFO}:${String(first)}`]
     }
   })
@@ -266,7 +266,7 @@ test('a large unread rest closes the connection after the response', async (t) =
     input: 'stream',
     bodyLimit: 1024 * 1024 * 1024,
     app: (_environ, startResponse) => {
-      startResponse('401 Unauthorized', [])
+      startResponse('401 Unauthorized', [['Content-Type', 'text/plain']])
       return ['no']
     }
   })
@@ -302,7 +302,7 @@ test('an app that does not read holds the upload back at the socket (bounded mem
       socketBytes = (environ['fastify.request'] as { raw: { socket: { bytesRead: number } } }).raw.socket.bytesRead
       let total = 0
       for await (const chunk of environ['wsgi.input'].chunks()) total += chunk.length
-      startResponse('200 OK', [])
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
       return [String(total)]
     }
   })
@@ -351,7 +351,7 @@ test('reply.wsgi(app, { input: \'stream\' }) streams the body of a route that ke
 test('Expect: 100-continue works in buffer mode too', async (t) => {
   const { port } = await listenWithMount(t, {
     app: (environ, startResponse) => {
-      startResponse('200 OK', [])
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
       return [environ['wsgi.input'].read()]
     }
   })

@@ -4,7 +4,9 @@ import fastifyWsgi, {
   fastifyWsgi as namedPlugin,
   Headers,
   shiftPathInfo,
+  validator,
   wsgiRewriteUrl,
+  WsgiValidationError,
   type Environ,
   type StartResponse,
   type StreamingWsgiApp,
@@ -96,3 +98,14 @@ const headers = new Headers([['Content-Type', 'text/plain']])
 expectType<string | undefined>(headers.get('content-type'))
 expectType<string | null>(shiftPathInfo({ SCRIPT_NAME: '', PATH_INFO: '/a' }))
 Fastify({ rewriteUrl: wsgiRewriteUrl })
+
+// validator keeps the app's input mode; the validate option is a boolean
+expectType<WsgiApp>(validator(hello))
+expectType<StreamingWsgiApp>(validator(upload))
+expectError(validator('not an app'))
+app.register(fastifyWsgi, { app: hello, validate: true })
+expectError(app.register(fastifyWsgi, { app: hello, validate: 'yes' }))
+app.get('/v', async (_request, reply) => { await reply.wsgi(hello, { validate: true }) })
+const validationError = new WsgiValidationError('rule')
+expectType<string>(validationError.code)
+expectAssignable<Error>(validationError)

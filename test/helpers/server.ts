@@ -36,10 +36,15 @@ export function createServer (t: Test, options: ServerOptions = {}): { fastify: 
   return { fastify, logs: records }
 }
 
-/** A server with one mount, listening on 127.0.0.1, closed when the test ends. */
+/**
+ * A server with one mount, listening on 127.0.0.1, closed when the test ends.
+ * The app runs under the validator unless the test says `validate: false`
+ * (for apps that break the protocol on purpose): every test also checks the
+ * server's side of the protocol.
+ */
 export async function listenWithMount (t: Test, options: FastifyWsgiOptions, serverOptions: ServerOptions = {}): Promise<{ fastify: FastifyInstance, logs: LogRecord[], port: number, origin: string }> {
   const { fastify, logs } = createServer(t, serverOptions)
-  await fastify.register(fastifyWsgi, options)
+  await fastify.register(fastifyWsgi, { validate: true, ...options } as FastifyWsgiOptions)
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const address = fastify.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
