@@ -19,6 +19,7 @@ export type {
 } from '../types/protocol.js'
 export type { FastifyWsgiOptions, ReplyWsgiOptions, WsgiRunOptions } from './options.js'
 export { BaseHandler } from './handler.js'
+export { CGIHandler, SimpleHandler, type SimpleHandlerOptions } from './simple-handler.js'
 export { FileWrapper } from './file-wrapper.js'
 export { applicationUri, formatDateTime, guessScheme, isHopByHop, requestUri, setupTestingDefaults, shiftPathInfo } from './util.js'
 export { Headers } from './headers.js'

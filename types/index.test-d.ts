@@ -4,6 +4,8 @@ import fastifyWsgi, {
   fastifyWsgi as namedPlugin,
   Headers,
   shiftPathInfo,
+  SimpleHandler,
+  CGIHandler,
   validator,
   wsgiRewriteUrl,
   WsgiValidationError,
@@ -109,3 +111,11 @@ app.get('/v', async (_request, reply) => { await reply.wsgi(hello, { validate: t
 const validationError = new WsgiValidationError('rule')
 expectType<string>(validationError.code)
 expectAssignable<Error>(validationError)
+
+// SimpleHandler over any streams; CGIHandler over the process's own
+const simple = new SimpleHandler(process.stdin, process.stdout, process.stderr, { REQUEST_METHOD: 'GET' }, { multithread: false, bodyLimit: 1024 })
+expectType<Promise<void>>(simple.run(hello))
+expectError(simple.run(upload))
+expectError(new SimpleHandler(process.stdin, process.stdout, process.stderr, {}, { runOnce: 'yes' }))
+expectType<Promise<void>>(new CGIHandler().run(hello))
+expectError(new CGIHandler({ originServer: true }))
