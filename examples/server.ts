@@ -5,10 +5,14 @@ import { hello } from './hello.js'
 import { environDump } from './environ-dump.js'
 import { form } from './form.js'
 import { countdown } from './stream.js'
-
-const mounts = { '/hello': hello, '/environ': environDump, '/form': form, '/stream': countdown }
+import { toolsApp } from './middleware.js'
 
 const app = Fastify({ logger: true, rewriteUrl: wsgiRewriteUrl })
+
+// A middleware stack (compose): each request logged when its body closes, routed by its first segment.
+const tools = toolsApp({ hello, stream: countdown }, (record) => { app.log.info(record, 'wsgi request done') })
+const mounts = { '/hello': hello, '/environ': environDump, '/form': form, '/stream': countdown, '/tools': tools }
+
 for (const [prefix, wsgiApp] of Object.entries(mounts)) {
   await app.register(fastifyWsgi, { prefix, app: wsgiApp })
 }

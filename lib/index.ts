@@ -23,6 +23,7 @@ export { CGIHandler, SimpleHandler, type SimpleHandlerOptions } from './simple-h
 export { FileWrapper } from './file-wrapper.js'
 export { applicationUri, formatDateTime, guessScheme, isHopByHop, requestUri, setupTestingDefaults, shiftPathInfo } from './util.js'
 export { Headers } from './headers.js'
+export { compose, type Middleware } from './compose.js'
 export { validator } from './validate.js'
 export { WsgiValidationError } from './errors.js'
 export { wsgiRewriteUrl } from './rewrite-url.js'

@@ -1,8 +1,7 @@
 // 1000 requests aborted mid-stream: every body closed once, and listeners and sockets back to baseline.
 import { test } from 'tap'
-import { connect } from 'node:net'
 import type { WsgiApp } from '../lib/index.js'
-import { listenWithMount, waitFor } from './helpers/server.js'
+import { abortAfterFirstBytes, listenWithMount, waitFor } from './helpers/server.js'
 
 test('D7/A2: 1000 client aborts mid-body leave no body unclosed, no listener and no socket behind', { timeout: 60000 }, async (t) => {
   let started = 0
@@ -24,12 +23,7 @@ test('D7/A2: 1000 client aborts mid-body leave no body unclosed, no listener and
   const total = 1000
   const batch = 50
   for (let sent = 0; sent < total; sent += batch) {
-    await Promise.all(Array.from({ length: batch }, () => new Promise<void>((resolve) => {
-      const socket = connect({ port, host: '127.0.0.1' })
-      socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-      socket.once('data', () => { socket.destroy(); resolve() })
-      socket.once('error', () => resolve())
-    })))
+    await Promise.all(Array.from({ length: batch }, () => abortAfterFirstBytes(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')))
   }
   await waitFor(() => closes === total, 20000)
   t.equal(started, total)

@@ -6,10 +6,12 @@ import fastifyWsgi, {
   shiftPathInfo,
   SimpleHandler,
   CGIHandler,
+  compose,
   validator,
   wsgiRewriteUrl,
   WsgiValidationError,
   type Environ,
+  type Middleware,
   type StartResponse,
   type StreamingWsgiApp,
   type WriteCallable,
@@ -119,3 +121,11 @@ expectError(simple.run(upload))
 expectError(new SimpleHandler(process.stdin, process.stdout, process.stderr, {}, { runOnce: 'yes' }))
 expectType<Promise<void>>(new CGIHandler().run(hello))
 expectError(new CGIHandler({ originServer: true }))
+
+// compose stacks middleware of one input mode; the result is a middleware of that mode
+const passThrough: Middleware = (inner) => (environ, startResponse) => inner(environ, startResponse)
+expectType<WsgiApp>(compose(passThrough, passThrough)(hello))
+const streamingPassThrough: Middleware<WsgiStreamInput> = (inner) => inner
+expectType<StreamingWsgiApp>(compose(streamingPassThrough)(upload))
+expectError(compose(passThrough)(upload))
+expectError(compose('not a middleware'))

@@ -77,6 +77,16 @@ export function rawExchange (port: number, request: string | Buffer, idleMs = 30
   })
 }
 
+/** Sends a raw request and resets the connection as soon as the first response bytes arrive. */
+export function abortAfterFirstBytes (port: number, request: string | Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' })
+    socket.write(request)
+    socket.once('data', () => { socket.destroy(); resolve() })
+    socket.once('error', () => resolve())
+  })
+}
+
 /** Splits raw HTTP/1.x response text into its status line, lower-cased headers and body. */
 export function parseHead (text: string): { statusLine: string, headers: Record<string, string>, body: string } {
   const end = text.indexOf('\r\n\r\n')
