@@ -80,6 +80,8 @@ const contenders = {
     fastify.all('/*', (request, reply) => { reply.hijack(); rawHandler(request.raw, reply.raw) })
   }),
   'wsgi-mount': () => listenFastify((fastify) => fastify.register(fastifyWsgi, { app: wsgiApp })),
+  // onSendHooks: the response goes through reply.send, so onSend hooks (compression, ETag) would apply.
+  'wsgi-onsend': () => listenFastify((fastify) => fastify.register(fastifyWsgi, { app: wsgiApp, onSendHooks: true })),
   'wsgi-reply': () => listenFastify(async (fastify) => {
     await fastify.register(fastifyWsgi)
     fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))

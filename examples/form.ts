@@ -1,4 +1,4 @@
-// A form that posts to itself: GET shows it, POST reads wsgi.input and echoes the fields.
+// A form that posts to itself: GET (and HEAD) shows it, POST reads wsgi.input and echoes the fields.
 import type { WsgiApp } from 'fastify-wsgi'
 import { escapeHtml } from './html.js'
 
@@ -7,13 +7,13 @@ const FORM = `<!doctype html><title>form</title>
 <label>Colour <input name="colour"></label><button>Send</button></form>\n`
 
 export const form: WsgiApp = (environ, startResponse) => {
-  if (environ.REQUEST_METHOD === 'GET') {
+  if (environ.REQUEST_METHOD === 'GET' || environ.REQUEST_METHOD === 'HEAD') {
     startResponse('200 OK', [['Content-Type', 'text/html; charset=utf-8']])
     return [FORM]
   }
   if (environ.REQUEST_METHOD !== 'POST') {
-    startResponse('405 Method Not Allowed', [['Allow', 'GET, POST'], ['Content-Type', 'text/plain']])
-    return ['Use GET or POST\n']
+    startResponse('405 Method Not Allowed', [['Allow', 'GET, HEAD, POST'], ['Content-Type', 'text/plain']])
+    return ['Use GET, HEAD or POST\n']
   }
   const length = Number(environ.CONTENT_LENGTH ?? -1)
   const body = environ['wsgi.input'].read(length >= 0 ? length : undefined).toString('utf8')

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import type { AnyWsgiInput, Chunk, WsgiApp } from '../types/protocol.js'
 import { BaseHandler, ClientDisconnected } from './handler.js'
 import type { FileWrapper } from './file-wrapper.js'
@@ -20,6 +20,8 @@ export interface HandlerSettings extends EnvironSettings {
   input: 'buffer' | 'stream'
   /** Run the app under `validator` (the mount wraps it once; reply.wsgi per call). */
   validate: boolean
+  /** Send through reply.send (FastifySendHandler) so onSend hooks run. */
+  onSendHooks: boolean
 }
 
 /**
@@ -30,6 +32,8 @@ const DRAIN_LIMIT = 64 * 1024
 
 /** How long an aborted response may take to flush what was already written. */
 const ABORT_GRACE_MS = 5000
+
+function noop (): void {}
 
 function destroySocket (socket: Socket): void {
   socket.destroy()
@@ -83,13 +87,13 @@ function openInput (request: FastifyRequest, settings: HandlerSettings): AnyWsgi
 
 /** Drives BaseHandler over a Fastify reply: the only place that writes `reply.raw`. */
 export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
-  private readonly request: FastifyRequest
-  private readonly reply: FastifyReply
-  private readonly res: ServerResponse
-  private readonly errors: ErrorStream
-  private readonly streamInput: StreamInput | null
+  protected readonly request: FastifyRequest
+  protected readonly reply: FastifyReply
+  protected readonly res: ServerResponse
+  protected readonly errors: ErrorStream
+  protected readonly streamInput: StreamInput | null
   /** HTTP/1.x: the connection is ours to keep or close; HTTP/2 multiplexes streams over a session. */
-  private readonly http1: boolean
+  protected readonly http1: boolean
 
   constructor (request: FastifyRequest, reply: FastifyReply, settings: HandlerSettings, input: AnyWsgiInput) {
     const errors = new ErrorStream(request.log)
@@ -121,7 +125,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
    * connection stays alive; a larger or unknown rest closes it instead of
    * reading an upload nobody wants. HTTP/2 streams need neither.
    */
-  private mustCloseForUnreadBody (): boolean {
+  protected mustCloseForUnreadBody (): boolean {
     const input = this.streamInput
     if (input === null || input.complete || !this.http1) return false
     const declared = Number(this.request.headers['content-length'])
@@ -229,6 +233,129 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 }
 
 /**
+ * The `onSendHooks` transport: the response goes through reply.send, so
+ * Fastify's onSend hooks (compression, ETag) see it. Status and headers are
+ * staged on the reply; a body written in one step is sent as one Buffer, any
+ * other body as a stream whose writes wait for drain. Fastify then owns the
+ * wire: it adds its own framing and, for a stream that fails before its first
+ * byte went out, sends the error response.
+ */
+class FastifySendHandler extends FastifyHandler {
+  /** The body stream handed to reply.send, once the first body bytes come. */
+  private body: PassThrough | null = null
+  /** The header names the app staged on the reply, taken back if an error response replaces it. */
+  private readonly appHeaderNames: string[] = []
+
+  protected writeHead (statusCode: number, reason: string, headers: string[]): void {
+    const reply = this.reply
+    reply.code(statusCode)
+    if (this.http1) this.res.statusMessage = reason
+    // The body's framing is the app's and Fastify's, never a hook's. (Only a Transfer-Encoding
+    // that is there is removed: Node stops chunking a response whose Transfer-Encoding was removed.)
+    reply.removeHeader('content-length')
+    if (reply.hasHeader('transfer-encoding')) reply.removeHeader('transfer-encoding')
+    const list = groupRepeatedNames(headers)
+    for (let i = 0; i < list.length; i += 2) {
+      const name = list[i] as string
+      // The app's value wins a clash, except Set-Cookie, where the hooks' cookies stay (reply.header appends them).
+      if (name.toLowerCase() === 'set-cookie') keepHookCookies(reply)
+      reply.header(name, list[i + 1])
+      this.appHeaderNames.push(name)
+    }
+    if (this.mustCloseForUnreadBody()) reply.header('connection', 'close')
+  }
+
+  /**
+   * The body stream may fail before Fastify wrote a byte of it (its onSend
+   * hooks still running, or the first chunk not yet piped). Then the error
+   * goes where an error before headers goes: Fastify's error handler answers
+   * (and logs it), without the app's status and headers.
+   */
+  protected handleError (thrown: unknown): void {
+    const body = this.body
+    if (body === null || this.res.headersSent || this.clientGone() || !(thrown instanceof Error) || thrown instanceof ClientDisconnected) {
+      super.handleError(thrown)
+      return
+    }
+    this.errors.flush()
+    for (const name of this.appHeaderNames) this.reply.removeHeader(name)
+    this.reply.code(500)
+    if (this.http1) this.res.statusMessage = ''
+    body.destroy(thrown)
+  }
+
+  /** Files are iterated into the body stream: reply.send's hooks must see their bytes. */
+  protected sendFile (): boolean {
+    return false
+  }
+
+  protected writeBody (chunk: Chunk): boolean {
+    let body = this.body
+    if (body === null) {
+      body = this.body = new PassThrough()
+      // Until Fastify pipes it (after async onSend hooks), an error on it is ours to report, not uncaught.
+      body.on('error', noop)
+      this.reply.send(body)
+    }
+    return body.write(chunk)
+  }
+
+  protected waitForDrain (): Promise<void> {
+    const body = this.body as PassThrough
+    const res = this.res
+    return new Promise((resolve) => {
+      const done = (): void => {
+        body.off('drain', done)
+        body.off('close', done)
+        res.off('close', done)
+        resolve()
+      }
+      body.on('drain', done)
+      body.on('close', done)
+      res.on('close', done)
+    })
+  }
+
+  protected endResponse (chunk?: Chunk): void {
+    this.errors.flush()
+    const body = this.body
+    if (body !== null) body.end(chunk)
+    else this.reply.send(chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+    // The bytes sent are complete, but the app was wrong about them: do not reuse the connection.
+    if (!this.keepConnection && this.http1) closeAfterResponse(this.res)
+    this.streamInput?.discardRest()
+  }
+
+  protected abortResponse (): void {
+    const body = this.body
+    // Nothing reached Fastify yet: end the connection as the reply.raw transport does.
+    if (body === null) return super.abortResponse()
+    this.errors.flush()
+    // Fastify destroys the response, so the client sees it incomplete (or gets the error response if no byte went out).
+    body.destroy(new Error('The WSGI response was aborted after it started'))
+  }
+}
+
+/**
+ * Closes the connection after this response: with `Connection: close` while
+ * its headers are not out yet, else once its last bytes are handed to the
+ * socket, before the server reads a pipelined request.
+ */
+function closeAfterResponse (res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader('connection', 'close')
+  // The socket is there until the response finishes.
+  else res.once('prefinish', () => { (res.socket as Socket).destroySoon() })
+}
+
+/** Moves cookies a plugin set on reply.raw into the reply's own headers, where the app's are appended. */
+function keepHookCookies (reply: FastifyReply): void {
+  const cookies = reply.getHeader('set-cookie')
+  if (cookies === undefined) return
+  reply.removeHeader('set-cookie')
+  reply.header('set-cookie', cookies)
+}
+
+/**
  * Opens the input (reading a buffered body first), builds the environ and
  * runs the app: the whole per-request path. Returns a Promise only when the
  * response continues asynchronously.
@@ -244,7 +371,10 @@ export function runWsgi (request: FastifyRequest, reply: FastifyReply, app: Wsgi
   if (input instanceof Promise) {
     return input.then(
       (opened) => startHandler(request, reply, app, settings, opened),
-      (err: unknown) => refuseRequest(request, reply, err))
+      (err: unknown) => {
+        refuseRequest(request, reply, err)
+        return responseEnd(reply)
+      })
   }
   return startHandler(request, reply, app, settings, input)
 }
@@ -252,13 +382,23 @@ export function runWsgi (request: FastifyRequest, reply: FastifyReply, app: Wsgi
 function startHandler (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings, input: AnyWsgiInput): void | Promise<void> {
   let handler: FastifyHandler
   try {
-    handler = new FastifyHandler(request, reply, settings, input)
+    handler = settings.onSendHooks
+      ? new FastifySendHandler(request, reply, settings, input)
+      : new FastifyHandler(request, reply, settings, input)
   } catch (err) {
     // The request cannot become an environ (ambiguous headers, a wrong scriptName).
     reply.send(err)
     return
   }
-  return handler.run(app)
+  const pending = handler.run(app)
+  if (!settings.onSendHooks) return pending
+  // reply.send finishes later (onSend hooks may be async): resolving before would let Fastify send again.
+  return pending === undefined ? responseEnd(reply) : pending.then(() => responseEnd(reply))
+}
+
+/** Resolves when Fastify is done with the reply: sent, hijacked, or its connection gone. */
+function responseEnd (reply: FastifyReply): Promise<void> {
+  return new Promise((resolve) => { reply.then(() => resolve(), () => resolve()) })
 }
 
 /** The app never runs: the body was refused (413) or the upload broke off. */

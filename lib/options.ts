@@ -28,6 +28,11 @@ export interface WsgiRunOptions {
   multiprocess?: boolean
   /** Wrap the app in `validator` (wsgiref.validate): every request checks both sides of the protocol. For development and tests. Default false. */
   validate?: boolean
+  /**
+   * Send the response through `reply.send` so Fastify's onSend hooks (compression, ETag) see it.
+   * Default false: the response is written on `reply.raw`, which is faster.
+   */
+  onSendHooks?: boolean
 }
 
 interface MountOptions extends WsgiRunOptions {
@@ -109,6 +114,7 @@ export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSetti
     baseEnviron,
     multiprocess: boolean('multiprocess', options.multiprocess, defaults.multiprocess),
     validate: boolean('validate', options.validate, defaults.validate),
+    onSendHooks: boolean('onSendHooks', options.onSendHooks, defaults.onSendHooks),
     fileWrapper: defaults.fileWrapper
   }
 }
@@ -126,6 +132,7 @@ export function defaultSettings (bodyLimit: number): HandlerSettings {
     baseEnviron: null,
     multiprocess: cluster.isWorker,
     validate: false,
+    onSendHooks: false,
     fileWrapper
   }
 }

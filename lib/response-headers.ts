@@ -5,7 +5,7 @@ const FRAMING = new Set(['content-length', 'transfer-encoding'])
  * Adds the headers that hooks and plugins set before the app ran (with
  * reply.header() or reply.raw.setHeader()), which would be lost after
  * reply.hijack(). The app's value wins a clash, except Set-Cookie, where both
- * are kept. Returns whether there were any.
+ * are kept (the app's last). Returns whether there were any.
  */
 export function addHookHeaders (headers: string[], hookHeaders: Record<string, string | number | string[] | undefined>): boolean {
   let appNames: Set<string> | null = null
@@ -13,14 +13,21 @@ export function addHookHeaders (headers: string[], hookHeaders: Record<string, s
     const value = hookHeaders[name]
     if (value === undefined || FRAMING.has(name)) continue
     appNames ??= new Set(headers.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()))
-    if (appNames.has(name) && name !== 'set-cookie') continue
-    if (Array.isArray(value)) {
-      for (const item of value) headers.push(name, item)
-    } else {
-      headers.push(name, String(value))
-    }
+    const pairs = Array.isArray(value) ? value.flatMap((item) => [name, item]) : [name, String(value)]
+    if (!appNames.has(name)) headers.push(...pairs)
+    else if (name === 'set-cookie') headers.splice(firstCookieIndex(headers), 0, ...pairs)
   }
   return appNames !== null
+}
+
+/**
+ * Where the app's first Set-Cookie is: the hooks' cookies go before it, so a
+ * cookie both set reaches the browser with the app's value last, which wins.
+ */
+function firstCookieIndex (headers: string[]): number {
+  let i = 0
+  while (headers[i].toLowerCase() !== 'set-cookie') i += 2
+  return i
 }
 
 /**

@@ -3,36 +3,38 @@ import { test } from 'tap'
 import { request } from 'undici'
 import type { WsgiApp } from '../lib/index.js'
 import fastifyWsgi from '../lib/index.js'
-import { createServer } from './helpers/server.js'
+import { abortAfterFirstBytes, createServer, waitFor } from './helpers/server.js'
 
 const app: WsgiApp = (_environ, startResponse) => {
   startResponse('200 OK', [['Content-Type', 'text/plain'], ['X-Clash', 'from-app'], ['Set-Cookie', 'app=1']])
   return ['body']
 }
 
-test('headers set by hooks are sent with the app\'s response; the app wins a clash, Set-Cookie keeps both', async (t) => {
-  const { fastify } = createServer(t)
-  fastify.addHook('onRequest', async (_request, reply) => {
-    reply.header('x-hook', 'from-hook')
-    reply.header('x-clash', 'from-hook')
-    reply.header('set-cookie', 'hook=1')
-    reply.header('x-many', ['a', 'b'])
-    reply.header('x-number', 42)
-    reply.raw.setHeader('x-raw', 'from-raw') // as @fastify/helmet does
+for (const onSendHooks of [false, true]) {
+  test(`${onSendHooks ? 'onSendHooks: ' : ''}headers set by hooks are sent with the app's response; the app wins a clash, Set-Cookie keeps both, the app's last`, async (t) => {
+    const { fastify } = createServer(t)
+    fastify.addHook('onRequest', async (_request, reply) => {
+      reply.header('x-hook', 'from-hook')
+      reply.header('x-clash', 'from-hook')
+      reply.header('set-cookie', 'hook=1')
+      reply.header('x-many', ['a', 'b'])
+      reply.header('x-number', 42)
+      reply.raw.setHeader('x-raw', 'from-raw') // as @fastify/helmet does
+    })
+    await fastify.register(fastifyWsgi, { prefix: '/app', app, onSendHooks })
+    await fastify.listen({ port: 0, host: '127.0.0.1' })
+    const address = fastify.server.address() as { port: number }
+    const response = await request(`http://127.0.0.1:${address.port}/app/x`)
+    t.equal(await response.body.text(), 'body')
+    const headers = response.headers
+    t.equal(headers['x-hook'], 'from-hook')
+    t.equal(headers['x-clash'], 'from-app', 'one header, the app\'s')
+    t.same(headers['set-cookie'], ['hook=1', 'app=1'], "both cookies, the app's last (a browser keeps the last)")
+    t.same(headers['x-many'], ['a', 'b'])
+    t.equal(headers['x-number'], '42')
+    t.equal(headers['x-raw'], 'from-raw')
   })
-  await fastify.register(fastifyWsgi, { prefix: '/app', app })
-  await fastify.listen({ port: 0, host: '127.0.0.1' })
-  const address = fastify.server.address() as { port: number }
-  const response = await request(`http://127.0.0.1:${address.port}/app/x`)
-  t.equal(await response.body.text(), 'body')
-  const headers = response.headers
-  t.equal(headers['x-hook'], 'from-hook')
-  t.equal(headers['x-clash'], 'from-app', 'one header, the app\'s')
-  t.same(headers['set-cookie'], ['app=1', 'hook=1'])
-  t.same(headers['x-many'], ['a', 'b'])
-  t.equal(headers['x-number'], '42')
-  t.equal(headers['x-raw'], 'from-raw')
-})
+}
 
 test('a hook that answers stops the app from running', async (t) => {
   let calls = 0
@@ -83,17 +85,56 @@ test('the app\'s repeated headers all reach the client, also when a plugin set h
   }
 })
 
-test('a Content-Length or Transfer-Encoding set by a hook never frames the app\'s body', async (t) => {
-  const { fastify } = createServer(t)
-  fastify.addHook('onRequest', async (_request, reply) => {
-    reply.header('content-length', '999')
-    reply.header('transfer-encoding', 'gzip')
+for (const onSendHooks of [false, true]) {
+  test(`${onSendHooks ? 'onSendHooks: ' : ''}a Content-Length or Transfer-Encoding set by a hook never frames the app's body`, async (t) => {
+    const { fastify } = createServer(t)
+    fastify.addHook('onRequest', async (_request, reply) => {
+      reply.header('content-length', '999')
+      reply.header('transfer-encoding', 'gzip')
+    })
+    await fastify.register(fastifyWsgi, { prefix: '/app', app, onSendHooks })
+    await fastify.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = fastify.server.address() as { port: number }
+    const response = await request(`http://127.0.0.1:${port}/app/`)
+    t.equal(await response.body.text(), 'body')
+    t.equal(response.headers['content-length'], '4')
+    t.equal(response.headers['transfer-encoding'], undefined)
   })
-  await fastify.register(fastifyWsgi, { prefix: '/app', app })
+}
+
+test('onRequestAbort hooks fire when the client leaves mid-response', async (t) => {
+  const { fastify } = createServer(t)
+  let aborted = 0
+  fastify.addHook('onRequestAbort', async (_request) => { aborted++ })
+  await fastify.register(fastifyWsgi, {
+    input: 'buffer',
+    app: (_environ, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
+      return (async function * () {
+        for (;;) {
+          yield 'x'.repeat(16 * 1024)
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        }
+      })()
+    }
+  })
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const { port } = fastify.server.address() as { port: number }
-  const response = await request(`http://127.0.0.1:${port}/app/`)
-  t.equal(await response.body.text(), 'body')
-  t.equal(response.headers['content-length'], '4')
-  t.equal(response.headers['transfer-encoding'], undefined)
+  await abortAfterFirstBytes(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  await waitFor(() => aborted === 1)
+  t.equal(aborted, 1)
+})
+
+test('hooks in the scope that registers a mount apply to that mount only', async (t) => {
+  const { fastify } = createServer(t)
+  await fastify.register(async (scope) => {
+    scope.addHook('onRequest', async (_request, reply) => { reply.header('x-admin-scope', 'yes') })
+    await scope.register(fastifyWsgi, { prefix: '/admin', app })
+  })
+  await fastify.register(fastifyWsgi, { prefix: '/public', app })
+  const admin = await fastify.inject('/admin/x')
+  const open = await fastify.inject('/public/x')
+  t.equal(admin.headers['x-admin-scope'], 'yes')
+  t.equal(open.headers['x-admin-scope'], undefined)
+  t.equal(open.body, 'body')
 })

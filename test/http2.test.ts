@@ -33,14 +33,16 @@ const describe: WsgiApp = function * (environ: Environ, startResponse: StartResp
   yield `${environ['wsgi.url_scheme']} ${String(environ.HTTP_HOST)} ${environ.PATH_INFO}`
 } as unknown as WsgiApp
 
-test('h2c: SERVER_PROTOCOL is HTTP/2.0, the body streams, no connection-specific header, 103 Early Hints arrive', async (t) => {
-  const { origin } = await listenWithMount(t, { prefix: '/app', app: describe }, { http2: true })
-  const response = await h2Get(origin, '/app/x')
-  t.equal(response.status, 200)
-  t.match(response.body, /^HTTP\/2\.0 http 127\.0\.0\.1:\d+ \/x$/)
-  t.same(response.informational, [103])
-  for (const name of ['connection', 'keep-alive', 'transfer-encoding']) t.equal(response.headers[name], undefined, name)
-})
+for (const onSendHooks of [false, true]) {
+  test(`${onSendHooks ? 'onSendHooks: ' : ''}h2c: SERVER_PROTOCOL is HTTP/2.0, the body streams, no connection-specific header, 103 Early Hints arrive`, async (t) => {
+    const { origin } = await listenWithMount(t, { prefix: '/app', app: describe, onSendHooks }, { http2: true })
+    const response = await h2Get(origin, '/app/x')
+    t.equal(response.status, 200)
+    t.match(response.body, /^HTTP\/2\.0 http 127\.0\.0\.1:\d+ \/x$/)
+    t.same(response.informational, [103])
+    for (const name of ['connection', 'keep-alive', 'transfer-encoding']) t.equal(response.headers[name], undefined, name)
+  })
+}
 
 test('h2c: an error after the first chunk resets the stream: the client never sees a clean end', async (t) => {
   const { origin, logs } = await listenWithMount(t, {

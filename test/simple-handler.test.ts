@@ -190,7 +190,7 @@ test('CGIHandler: examples/cgi.ts shows the form on GET and refuses other method
   const unsized = await runCgi(`${DIST}examples/cgi.js`, { REQUEST_METHOD: 'POST' }, 'ignored=1')
   t.match(unsized.stdout, /<ul><\/ul>/, 'without CONTENT_LENGTH there is no body (CGI)')
   const refused = await runCgi(`${DIST}examples/cgi.js`, { REQUEST_METHOD: 'PUT' })
-  t.match(refused.stdout, /^Status: 405 Method Not Allowed\r\nAllow: GET, POST\r\n/)
+  t.match(refused.stdout, /^Status: 405 Method Not Allowed\r\nAllow: GET, HEAD, POST\r\n/)
 })
 
 test('CGIHandler: the environ comes from process.env, with run_once and multiprocess; errors go to stderr', { timeout: 20000 }, async (t) => {

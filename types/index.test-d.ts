@@ -129,3 +129,8 @@ const streamingPassThrough: Middleware<WsgiStreamInput> = (inner) => inner
 expectType<StreamingWsgiApp>(compose(streamingPassThrough)(upload))
 expectError(compose(passThrough)(upload))
 expectError(compose('not a middleware'))
+
+// onSendHooks: a boolean, at registration and per reply.wsgi call
+app.register(fastifyWsgi, { app: hello, onSendHooks: true })
+expectError(app.register(fastifyWsgi, { app: hello, onSendHooks: 'yes' }))
+app.get('/compressed', async (_request, reply) => { await reply.wsgi(hello, { onSendHooks: true }) })
