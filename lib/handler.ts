@@ -8,6 +8,7 @@ import {
   FST_WSGI_HEADERS_ALREADY_SET,
   FST_WSGI_INVALID_BODY,
   FST_WSGI_INVALID_CHUNK,
+  FST_WSGI_INVALID_STATUS,
   FST_WSGI_NO_START_RESPONSE,
   FST_WSGI_WRITE_BEFORE_START
 } from './errors.js'
@@ -100,7 +101,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
   private hasServer = false
   /** Content-Length the handler worked out (one-chunk or empty body), or -1. */
   private computedLength = -1
-  /** HEAD, 1xx, 204 and 304 responses carry no body (checklist D9). */
+  /** HEAD, 204 and 304 responses carry no body (checklist D9; a 1xx status is refused as a final one). */
   protected discardBody = false
   /** Set once no more body bytes may be written: the iteration stops. */
   private bodyComplete = false
@@ -360,9 +361,12 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
 
   /** Sends the status line and headers with the preamble: Date, Server, Content-Length (checklist D4, D6). */
   protected sendHeaders (): void {
-    this.headersSent = true
     const statusCode = this.statusCode
-    this.discardBody = this.headRequest || statusCode < 200 || statusCode === 204 || statusCode === 304
+    // startResponse accepts a 1xx status, as wsgiref does, but no final response may follow one:
+    // sent as the response, it would leave the client waiting. It becomes an error while nothing is out.
+    if (statusCode < 200) throw new FST_WSGI_INVALID_STATUS(JSON.stringify(this.status), 'a 1xx status is informational, not a final response (103 Early Hints: fastify.earlyHints)')
+    this.headersSent = true
+    this.discardBody = this.headRequest || statusCode === 204 || statusCode === 304
     const appHeaders = this.headers as ResponseHeader[]
     const headers: string[] = []
     for (let i = 0; i < appHeaders.length; i++) headers.push(appHeaders[i][0], appHeaders[i][1])
@@ -370,7 +374,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
       if (!this.hasDate && this.addDate) headers.push('Date', httpDate())
       if (this.serverSoftware !== false && !this.hasServer) headers.push('Server', this.serverSoftware)
     }
-    // 1xx and 204 may not carry Content-Length, and a 304's describes the resource, not this empty body.
+    // 204 may not carry Content-Length, and a 304's describes the resource, not this empty body.
     if (this.computedLength !== -1 && (this.headRequest || !this.discardBody)) {
       headers.push('Content-Length', String(this.computedLength))
     }

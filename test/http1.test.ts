@@ -98,6 +98,23 @@ test('D9: 204 and 304 responses carry no body on the wire', async (t) => {
   }
 })
 
+test('D9: a 1xx final status becomes a 500 before any byte, never an interim response the client waits after', async (t) => {
+  let closes = 0
+  const { port, logs } = await listenWithMount(t, {
+    validate: false,
+    app: (_environ, startResponse) => {
+      startResponse('102 Processing', [['Content-Type', 'text/plain']])
+      return Object.assign(['must not be sent', 'at all'], { close: () => { closes++ } })
+    }
+  })
+  const { text } = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  const { statusLine, body } = parseHead(text)
+  t.equal(statusLine, 'HTTP/1.1 500 Internal Server Error')
+  t.notMatch(body, 'must not be sent')
+  t.equal(closes, 1)
+  t.match(logs.find((record) => record.level === 50)?.err?.message, 'Invalid status "102 Processing": a 1xx status is informational')
+})
+
 test('an over-long request line is refused before the app runs (test_wsgiref test_request_length)', async (t) => {
   let calls = 0
   const { port, origin } = await listenWithMount(t, { app: (environ, startResponse) => { calls++; return oneChunk(environ, startResponse) } })
