@@ -121,9 +121,14 @@ function noteHeader (facts: HeaderFacts, name: string, value: string): void {
       }
       break
     default:
-      if (isHopByHop(name)) throw new FST_WSGI_HOP_BY_HOP_HEADER(`${name}: ${value}`)
+      if (HOP_BY_HOP_LENGTHS[name.length] === 1 && isHopByHop(name)) throw new FST_WSGI_HOP_BY_HOP_HEADER(`${name}: ${value}`)
   }
 }
+
+// The lengths of the hop-by-hop names (te, upgrade, trailers, connection, keep-alive,
+// transfer-encoding, proxy-authenticate, proxy-authorization): others need no lookup.
+const HOP_BY_HOP_LENGTHS = new Uint8Array(32)
+for (const length of [2, 7, 8, 10, 17, 18, 19]) HOP_BY_HOP_LENGTHS[length] = 1
 
 function parseContentLength (name: string, value: string): number {
   const length = /^\d{1,15}$/.test(value) ? Number(value) : NaN
