@@ -3,7 +3,7 @@
 import { test } from 'tap'
 import { request } from 'undici'
 import type { Body, Environ, StartResponse, WsgiApp } from '../lib/index.js'
-import { createServer, listenWithMount, parseHead, rawExchange, waitFor, type LogRecord } from './helpers/server.js'
+import { abortAfterFirstBytes, createServer, listenWithMount, parseHead, rawExchange, waitFor, type LogRecord } from './helpers/server.js'
 import fastifyWsgi from '../lib/index.js'
 
 function errorLog (logs: LogRecord[]): LogRecord | undefined {
@@ -132,35 +132,35 @@ test('C6: startResponse with excInfo after bytes were sent re-throws, and the re
   t.match(errorLog(logs)?.err?.message, 'too late to replace')
 })
 
-test('A2: a client that disconnects mid-body: the generator gets return(), close() runs once, no error log', async (t) => {
-  let finallyRan = false
-  let closes = 0
-  const { port, origin, logs } = await listenWithMount(t, {
-    app: (_environ, startResponse) => {
-      startResponse('200 OK', [['Content-Type', 'text/plain']])
-      return Object.assign((async function * () {
-        try {
-          for (let i = 0; i < 1000; i++) {
-            yield `line ${i}\n`
-            await new Promise((resolve) => setTimeout(resolve, 2))
+for (const onSendHooks of [false, true]) {
+  test(`${onSendHooks ? 'onSendHooks: ' : ''}A2: a client that disconnects mid-body: the generator gets return(), close() runs once, no error log`, async (t) => {
+    let finallyRan = false
+    let closes = 0
+    const { port, origin, logs } = await listenWithMount(t, {
+      onSendHooks,
+      input: 'buffer',
+      app: (_environ, startResponse) => {
+        startResponse('200 OK', [['Content-Type', 'text/plain']])
+        return Object.assign((async function * () {
+          try {
+            for (let i = 0; i < 1000; i++) {
+              yield `line ${i}\n`
+              await new Promise((resolve) => setTimeout(resolve, 2))
+            }
+          } finally {
+            finallyRan = true
           }
-        } finally {
-          finallyRan = true
-        }
-      })(), { close: () => { closes++ } })
-    }
+        })(), { close: () => { closes++ } })
+      }
+    })
+    await abortAfterFirstBytes(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+    await waitFor(() => closes > 0, 2000)
+    t.ok(finallyRan)
+    t.equal(closes, 1)
+    t.notOk(logs.some((record) => record.level >= 50))
+    t.ok(logs.some((record) => record.level === 20 && /went away/.test(record.msg)), 'logged at debug level')
+    const next = await request(origin)
+    t.equal(next.statusCode, 200)
+    await next.body.dump()
   })
-  const { connect } = await import('node:net')
-  const socket = connect({ port, host: '127.0.0.1' })
-  socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  await new Promise((resolve) => socket.once('data', resolve))
-  socket.destroy()
-  await waitFor(() => closes > 0, 2000)
-  t.ok(finallyRan)
-  t.equal(closes, 1)
-  t.notOk(logs.some((record) => record.level >= 50))
-  t.ok(logs.some((record) => record.level === 20 && /went away/.test(record.msg)), 'logged at debug level')
-  const next = await request(origin)
-  t.equal(next.statusCode, 200)
-  await next.body.dump()
-})
+}
