@@ -97,13 +97,3 @@ test('D9: 204 and 304 responses carry no body on the wire', async (t) => {
     t.equal(response.headers['content-length'], undefined, path)
   }
 })
-
-test('an over-long request line is refused before the app runs (test_wsgiref test_request_length)', async (t) => {
-  let calls = 0
-  const { port, origin } = await listenWithMount(t, { app: (environ, startResponse) => { calls++; return oneChunk(environ, startResponse) } })
-  const { text } = await rawExchange(port, `GET /${'x'.repeat(70 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`)
-  t.match(text, /^HTTP\/1.1 431 /, 'Node counts the URL into its header limit')
-  t.equal(calls, 0)
-  const next = await request(origin + '/ok')
-  t.equal(await next.body.text(), 'one chunk for /ok')
-})
