@@ -232,6 +232,30 @@ const rows: Row[] = [
     appRuns: true,
     environ: { HTTP_HOST: null, SERVER_NAME: '127.0.0.1', SERVER_PROTOCOL: 'HTTP/1.0' }
   },
+  // --- HTTP versions -------------------------------------------------------------------------------
+  {
+    name: 'a request line claiming HTTP/2.0 over an HTTP/1 connection is refused',
+    why: 'llhttp accepts it; SERVER_PROTOCOL would say HTTP/2.0 on an HTTP/1 connection (gunicorn refuses it too)',
+    request: `GET /m/ HTTP/2.0\r\nHost: x\r\n${CLOSE}\r\n`,
+    status: 400,
+    appRuns: false,
+    body: /FST_WSGI_BAD_REQUEST.*HTTP\/2\.0/
+  },
+  {
+    name: 'an HTTP/0.9-style request line (no version) is refused',
+    why: 'llhttp takes it as HTTP/0.9, whose client could not read an HTTP/1.1 response anyway',
+    request: 'GET /m/\r\n\r\n',
+    status: 400,
+    appRuns: false,
+    body: /HTTP\/0\.9/
+  },
+  {
+    name: 'an unknown HTTP/1 minor version is refused by Node',
+    why: 'llhttp accepts only 1.0 and 1.1 (and the forms above)',
+    request: `GET /m/ HTTP/1.2\r\nHost: x\r\n${CLOSE}\r\n`,
+    status: 400,
+    appRuns: false
+  },
   // --- Framings llhttp refuses (request smuggling) -----------------------------------------------
   {
     name: 'Transfer-Encoding with Content-Length is refused',
