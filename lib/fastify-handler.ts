@@ -203,6 +203,12 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
       this.res.destroy()
       return
     }
+    // A body framed by neither Content-Length nor chunks (HTTP/1.0) ends with the connection, so a
+    // clean close would read as complete: the connection is reset instead, and the client sees an error.
+    if (this.headersSent && this.declaredLength === -1 && !this.res.chunkedEncoding && !this.discardBody) {
+      socket.resetAndDestroy()
+      return
+    }
     socket.destroySoon()
     setTimeout(destroySocket, ABORT_GRACE_MS, socket).unref()
   }

@@ -9,8 +9,8 @@
 // run then checks that
 //   - the response is (a) complete and exactly what the app declared (status, its headers, the
 //     body bytes), (b) a 500 sent before any app byte, or (c) visibly incomplete: the connection
-//     closes before the declared length or the last chunk (an HTTP/1.0 body without a length ends
-//     with the connection whatever happens, so there only the prefix and the close are checked);
+//     closes before the declared length or the last chunk (an HTTP/1.0 body without a length,
+//     which ends with the connection anyway, is reset: checked in http1.test.ts);
 //   - a connection the server keeps open answers a follow-up request, and a new connection does too;
 //   - the body's close(), when it has one, was called exactly once (checked again after all runs);
 //   - no unhandled rejection or uncaught exception happened, and no connection is left open.
@@ -359,6 +359,8 @@ interface Exchange {
   response: ParsedResponse | null
   /** The server ended the connection (or reset it) before the client did. */
   closedByServer: boolean
+  /** The server reset the connection: the client saw an error, not a clean end. */
+  reset: boolean
   aborted: boolean
   /** Neither complete nor closed in time: a client left waiting. */
   hung: boolean
@@ -387,7 +389,7 @@ function exchange (port: number, client: ClientSpec, path = '/app/x'): Promise<E
     const socket = connect({ port, host: '127.0.0.1' })
     let data = Buffer.alloc(0)
     let followData: Buffer | null = null
-    const result: Exchange = { response: null, closedByServer: false, aborted: false, hung: false, followUp: null, followUpSent: false }
+    const result: Exchange = { response: null, closedByServer: false, reset: false, aborted: false, hung: false, followUp: null, followUpSent: false }
     const finish = (): void => {
       clearTimeout(timer)
       socket.destroy()
@@ -427,7 +429,11 @@ function exchange (port: number, client: ClientSpec, path = '/app/x'): Promise<E
       update(false)
     })
     socket.on('end', () => { result.closedByServer = true; update(true) })
-    socket.on('error', () => { result.closedByServer = true; update(true) })
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      result.closedByServer = true
+      result.reset = err.code === 'ECONNRESET'
+      update(true)
+    })
   })
 }
 
@@ -456,7 +462,9 @@ function checkOutcome (spec: AppSpec, client: ClientSpec, expected: Outcome, got
   if (got.aborted) return null
   const response = got.response
   if (response === null) {
-    return expected.kind === 'incomplete' && got.closedByServer && bodiless(spec, client) ? null : 'no response head before the connection closed'
+    // A reset may overtake the head; a bodiless response's head may not be flushed when it fails.
+    const visible = got.reset || (got.closedByServer && bodiless(spec, client))
+    return expected.kind === 'incomplete' && visible ? null : 'no response head before the connection closed'
   }
   switch (expected.kind) {
     case 'error500':
@@ -477,8 +485,10 @@ function checkOutcome (spec: AppSpec, client: ClientSpec, expected: Outcome, got
       if (response.framing === 'none') break
       if (response.statusLine !== `HTTP/1.1 ${expected.status}`) return `expected "HTTP/1.1 ${expected.status}" before the failure, got "${response.statusLine}"`
       if (!expected.body.subarray(0, response.body.length).equals(response.body)) return 'bytes the app never sent were received'
-      // A close-delimited HTTP/1.0 body cannot show it is cut short: there, only the close counts.
       if (response.framing !== 'close' && response.complete) return 'a failed response looks complete to the client'
+      // A close-delimited (HTTP/1.0) body has no framing to show it is cut short: the server resets
+      // the connection (http1.test.ts), but a reset right behind the last bytes may reach a Node
+      // client as a plain end, so here only the close is required.
       if (response.framing === 'close' && client.version === '1.1') return 'an HTTP/1.1 response failed without a framing that shows it'
       break
   }
