@@ -124,7 +124,10 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   private mustCloseForUnreadBody (): boolean {
     const input = this.streamInput
     if (input === null || input.complete || !this.http1) return false
-    const declared = Number(this.request.headers['content-length'])
+    const headers = this.request.headers
+    // A request without a body (GET...) has nothing left on the wire, read or not.
+    if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) return false
+    const declared = Number(headers['content-length'])
     return !(declared - input.bytesReceived <= DRAIN_LIMIT)
   }
 
