@@ -170,6 +170,19 @@ const SIGNAL_PROPERTY: PropertyDescriptor = {
 }
 
 /**
+ * SERVER_PROTOCOL. llhttp accepts any single-digit version on an HTTP/1
+ * connection, and `GET /` as HTTP/0.9: a request line that claims a version
+ * the connection does not speak would mislead the app, so it is refused
+ * (as gunicorn does). HTTP/2 requests arrive on a session stream.
+ */
+function serverProtocol (raw: FastifyRequest['raw']): string {
+  const version = raw.httpVersion
+  if (version === '1.1' || version === '1.0') return 'HTTP/' + version
+  if (version === '2.0' && (raw as { stream?: unknown }).stream !== undefined) return 'HTTP/2.0'
+  throw new FST_WSGI_BAD_REQUEST(`the request line says HTTP/${version}, but the connection speaks HTTP/1.x`)
+}
+
+/**
  * Builds the environ of one request (checklist B1-B6, DESIGN.md §3). Every
  * key is built from the raw request, not from Fastify's decoded params.
  */
@@ -211,7 +224,7 @@ export function buildEnviron (
     QUERY_STRING: target.query,
     SERVER_NAME: serverName,
     SERVER_PORT: serverPort,
-    SERVER_PROTOCOL: 'HTTP/' + raw.httpVersion,
+    SERVER_PROTOCOL: serverProtocol(raw),
     SERVER_SOFTWARE: settings.serverSoftware,
     GATEWAY_INTERFACE: 'CGI/1.1',
     REMOTE_ADDR: request.ip ?? '',

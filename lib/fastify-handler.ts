@@ -128,7 +128,10 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   protected mustCloseForUnreadBody (): boolean {
     const input = this.streamInput
     if (input === null || input.complete || !this.http1) return false
-    const declared = Number(this.request.headers['content-length'])
+    const headers = this.request.headers
+    // A request without a body (GET...) has nothing left on the wire, read or not.
+    if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) return false
+    const declared = Number(headers['content-length'])
     return !(declared - input.bytesReceived <= DRAIN_LIMIT)
   }
 
@@ -205,6 +208,12 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     const socket = this.res.socket
     if (socket === null || socket.destroyed) {
       this.res.destroy()
+      return
+    }
+    // A body framed by neither Content-Length nor chunks (HTTP/1.0) ends with the connection, so a
+    // clean close would read as complete: the connection is reset instead, and the client sees an error.
+    if (this.headersSent && this.declaredLength === -1 && !this.res.chunkedEncoding && !this.discardBody) {
+      socket.resetAndDestroy()
       return
     }
     socket.destroySoon()

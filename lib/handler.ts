@@ -185,6 +185,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     this.statusCode = statusCode
     this.headers = headers
     this.declaredLength = facts.contentLength
+    this.discardBody = this.headRequest || statusCode === 204 || statusCode === 304
     this.hasDate = facts.hasDate
     this.hasServer = facts.hasServer
     // The legacy write() cannot wait for drain: PEP 3333 lets it buffer.
@@ -351,6 +352,9 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     if (!this.headersSent) {
       if (this.status === null) throw new FST_WSGI_NO_START_RESPONSE()
       if (this.declaredLength === -1) this.computedLength = 0
+      // Nothing was sent yet: a 500 beats headers that promise bytes that never come (the
+      // connection would stay open and the next response be read as this body).
+      else if (this.declaredLength > 0 && !this.discardBody) throw new FST_WSGI_CONTENT_LENGTH_MISMATCH(this.declaredLength, 'the body was empty')
       this.sendHeaders()
     } else if (this.declaredLength > this.bytesSent && !this.discardBody) {
       // A short body must not look complete: the client sees the connection end early.
@@ -366,7 +370,6 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     // sent as the response, it would leave the client waiting. It becomes an error while nothing is out.
     if (statusCode < 200) throw new FST_WSGI_INVALID_STATUS(JSON.stringify(this.status), 'a 1xx status is informational, not a final response (103 Early Hints: fastify.earlyHints)')
     this.headersSent = true
-    this.discardBody = this.headRequest || statusCode === 204 || statusCode === 304
     const appHeaders = this.headers as ResponseHeader[]
     const headers: string[] = []
     for (let i = 0; i < appHeaders.length; i++) headers.push(appHeaders[i][0], appHeaders[i][1])

@@ -164,3 +164,93 @@ for (const onSendHooks of [false, true]) {
     await next.body.dump()
   })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Error reporting: each failure is logged once, under the id of the request that failed, with
+// its code and stack; the client never sees the stack. Request ids come from X-Request-Id here,
+// so each record can be matched with the request that caused it.
+
+const withRequestIds = { requestIdHeader: 'x-request-id' }
+
+function errorsOf (logs: LogRecord[], reqId: string): LogRecord[] {
+  return logs.filter((record) => record.level === 50 && record.reqId === reqId)
+}
+
+test('A3: concurrent failures are each logged once under their own request id, with the error\'s code and stack', async (t) => {
+  const { origin, logs } = await listenWithMount(t, {
+    validate: false,
+    app: (environ, startResponse) => {
+      switch (environ.PATH_INFO) {
+        case '/backend': throw Object.assign(new Error('backend refused'), { code: 'ECONNREFUSED' })
+        case '/status': startResponse('2000K', []); return []
+        case '/late':
+          startResponse('200 OK', [['Content-Type', 'text/plain']])
+          return (function * () { yield 'partial'; throw Object.assign(new Error('late failure'), { code: 'E_LATE' }) })()
+        default:
+          startResponse('200 OK', [['Content-Type', 'text/plain']])
+          return ['fine']
+      }
+    }
+  }, withRequestIds)
+  const cases = [['backend', 'ECONNREFUSED', 'backend refused'], ['status', 'FST_WSGI_INVALID_STATUS', 'Invalid status "2000K"'],
+    ['late', 'E_LATE', 'late failure'], ['ok', undefined, undefined]]
+  const bodies = await Promise.all(cases.flatMap(([path]) => [1, 2].map(async (n) => {
+    const response = await request(`${origin}/${path}`, { headers: { 'x-request-id': `${path}-${n}` } })
+    return await response.body.text().catch(() => 'incomplete')
+  })))
+  for (const body of bodies) {
+    t.notMatch(body, /\n\s+at |error-responses\.test/, 'no stack trace or source path reaches the client')
+  }
+  await waitFor(() => logs.filter((record) => record.level === 50).length >= 6)
+  for (const [path, code, message] of cases) {
+    for (const n of [1, 2]) {
+      const reqId = `${path}-${n}`
+      const records = errorsOf(logs, reqId)
+      if (code === undefined) {
+        t.same(records, [], `${reqId}: nothing logged at error level`)
+        continue
+      }
+      t.equal(records.length, 1, `${reqId}: logged once`)
+      t.equal(records[0]?.err?.code, code, `${reqId}: the error's code`)
+      t.match(records[0]?.err?.message, message as string)
+      t.match(records[0]?.err?.stack, /\n\s+at /, `${reqId}: the stack`)
+    }
+  }
+})
+
+// As in Fastify, a custom error handler owns the logging of the errors it gets: when it fails,
+// its own error is what Fastify's fallback handler logs.
+test('A4: an async error handler that rejects still gives a 500 without details; its error is logged under the request id', async (t) => {
+  const { fastify, logs } = createServer(t, withRequestIds)
+  fastify.setErrorHandler(async () => { throw new Error('the handler failed too') })
+  await fastify.register(fastifyWsgi, { app: () => { throw new Error('app broke') } })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = fastify.server.address() as { port: number }
+  const response = await request(`http://127.0.0.1:${port}/`, { headers: { 'x-request-id': 'handler-fails' } })
+  t.equal(response.statusCode, 500)
+  const body = await response.body.text()
+  t.notMatch(body, /\n\s+at /)
+  t.notMatch(body, /app broke/, 'the app\'s error is not shown')
+  await waitFor(() => errorsOf(logs, 'handler-fails').length >= 1)
+  const messages = logs.filter((record) => record.level >= 50 && record.reqId === 'handler-fails').map((record) => record.err?.message)
+  t.ok(messages.includes('the handler failed too'), 'the error handler\'s own error is logged')
+  const next = await request(`http://127.0.0.1:${port}/`)
+  t.equal(next.statusCode, 500, 'the server keeps serving')
+  await next.body.dump()
+})
+
+test('G1: wsgi.errors text written before the app fails is logged under the request id, before the error', async (t) => {
+  const { origin, logs } = await listenWithMount(t, {
+    validate: false,
+    app: (environ) => {
+      environ['wsgi.errors'].write('complete line\npartial line')
+      throw new Error('failed after writing to wsgi.errors')
+    }
+  }, withRequestIds)
+  const response = await request(origin, { headers: { 'x-request-id': 'errors-then-fail' } })
+  t.equal(response.statusCode, 500)
+  await response.body.dump()
+  await waitFor(() => errorsOf(logs, 'errors-then-fail').length >= 3)
+  t.same(errorsOf(logs, 'errors-then-fail').map((record) => record.err?.message ?? record.msg),
+    ['complete line', 'partial line', 'failed after writing to wsgi.errors'], 'the partial line is flushed before the error is logged')
+})

@@ -1,5 +1,6 @@
 // HTTP/1.0 and HTTP/1.1 connection handling over raw sockets (checklist D5, D9).
 import { test } from 'tap'
+import { connect } from 'node:net'
 import { request, Client } from 'undici'
 import type { WsgiApp } from '../lib/index.js'
 import { listenWithMount, parseHead, rawExchange } from './helpers/server.js'
@@ -115,12 +116,30 @@ test('D9: a 1xx final status becomes a 500 before any byte, never an interim res
   t.match(logs.find((record) => record.level === 50)?.err?.message, 'Invalid status "102 Processing": a 1xx status is informational')
 })
 
-test('an over-long request line is refused before the app runs (test_wsgiref test_request_length)', async (t) => {
-  let calls = 0
-  const { port, origin } = await listenWithMount(t, { app: (environ, startResponse) => { calls++; return oneChunk(environ, startResponse) } })
-  const { text } = await rawExchange(port, `GET /${'x'.repeat(70 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`)
-  t.match(text, /^HTTP\/1.1 431 /, 'Node counts the URL into its header limit')
-  t.equal(calls, 0)
-  const next = await request(origin + '/ok')
-  t.equal(await next.body.text(), 'one chunk for /ok')
+/** Sends a raw request and tells how the connection ended: a clean close ('end') or an error code. */
+function howItEnds (port: number, requestText: string): Promise<{ text: string, ending: string }> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' })
+    let text = ''
+    socket.write(requestText)
+    socket.on('data', (chunk) => { text += chunk.toString('latin1') })
+    socket.on('end', () => { socket.destroy(); resolve({ text, ending: 'end' }) })
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve({ text, ending: err.code ?? 'error' }))
+  })
+}
+
+test('D5: an HTTP/1.0 body of unknown length that fails midway ends with a reset, never a clean close that reads as complete', async (t) => {
+  const { port, logs } = await listenWithMount(t, {
+    app: (_environ, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
+      return (function * () { yield 'partial'; throw new Error('failed midway') })()
+    }
+  })
+  const { text, ending } = await howItEnds(port, 'GET / HTTP/1.0\r\n\r\n')
+  t.equal(ending, 'ECONNRESET', 'the client sees an error')
+  t.notMatch(text, /Content-Length|Transfer-Encoding/i, 'close-delimited: the close is the only framing')
+  t.match(logs.find((record) => record.level === 50)?.err?.message, 'failed midway')
+  const framed = await howItEnds(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  t.equal(framed.ending, 'end', 'a chunked body shows its failure by its missing last chunk: a clean close is enough')
+  t.match(framed.text, /7\r\npartial\r\n$/)
 })

@@ -261,6 +261,20 @@ test('F2: a small unread rest is drained: the next pipelined request on the conn
   t.match(parts[2], /\/two:xyz$/, 'the next request never saw the previous body')
 })
 
+test('F2: a request without a body keeps its connection alive, even though the app never read wsgi.input', async (t) => {
+  const { port } = await listenWithMount(t, {
+    input: 'stream',
+    app: (environ, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
+      return [`${environ.REQUEST_METHOD} ${environ.PATH_INFO}`]
+    }
+  })
+  const response = await rawExchange(port,
+    'GET /one HTTP/1.1\r\nHost: x\r\n\r\nDELETE /two HTTP/1.1\r\nHost: x\r\n\r\nGET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  t.notMatch(response.text, /connection: close\r\n[\s\S]*HTTP\/1\.1/i, 'no response before the last says close')
+  t.match(response.text, /GET \/one[\s\S]*DELETE \/two[\s\S]*GET \/three$/, 'the three answered on one connection')
+})
+
 test('a large unread rest closes the connection after the response', async (t) => {
   const { port } = await listenWithMount(t, {
     input: 'stream',
