@@ -212,12 +212,17 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     }
     // A body framed by neither Content-Length nor chunks (HTTP/1.0) ends with the connection, so a
     // clean close would read as complete: the connection is reset instead, and the client sees an error.
-    if (this.headersSent && this.declaredLength === -1 && !this.res.chunkedEncoding && !this.discardBody) {
+    if (this.headersSent && !this.discardBody && this.closeDelimited()) {
       socket.resetAndDestroy()
       return
     }
     socket.destroySoon()
     setTimeout(destroySocket, ABORT_GRACE_MS, socket).unref()
+  }
+
+  /** Whether the response that went out is framed only by the connection's end. */
+  protected closeDelimited (): boolean {
+    return this.declaredLength === -1 && !this.res.chunkedEncoding
   }
 
   protected clientGone (): boolean {
@@ -293,6 +298,11 @@ class FastifySendHandler extends FastifyHandler {
     body.destroy(thrown)
   }
 
+  /** Fastify framed the response (an onSend hook may have dropped a Content-Length): ask the response itself. */
+  protected closeDelimited (): boolean {
+    return this.res.headersSent && !this.res.chunkedEncoding && !this.res.hasHeader('content-length')
+  }
+
   /** Files are iterated into the body stream: reply.send's hooks must see their bytes. */
   protected sendFile (): boolean {
     return false
@@ -337,8 +347,8 @@ class FastifySendHandler extends FastifyHandler {
 
   protected abortResponse (): void {
     const body = this.body
-    // Nothing reached Fastify yet: end the connection as the reply.raw transport does.
-    if (body === null) return super.abortResponse()
+    // Nothing reached Fastify yet, or only a reset shows the cut: end the connection as the reply.raw transport does.
+    if (body === null || (this.http1 && this.closeDelimited())) return super.abortResponse()
     this.errors.flush()
     // Fastify destroys the response, so the client sees it incomplete (or gets the error response if no byte went out).
     body.destroy(new Error('The WSGI response was aborted after it started'))

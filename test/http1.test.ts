@@ -128,18 +128,22 @@ function howItEnds (port: number, requestText: string): Promise<{ text: string, 
   })
 }
 
-test('D5: an HTTP/1.0 body of unknown length that fails midway ends with a reset, never a clean close that reads as complete', async (t) => {
-  const { port, logs } = await listenWithMount(t, {
-    app: (_environ, startResponse) => {
-      startResponse('200 OK', [['Content-Type', 'text/plain']])
-      return (function * () { yield 'partial'; throw new Error('failed midway') })()
-    }
+for (const onSendHooks of [false, true]) {
+  test(`${onSendHooks ? 'onSendHooks: ' : ''}D5: an HTTP/1.0 body of unknown length that fails midway ends with a reset, never a clean close that reads as complete`, async (t) => {
+    const { port, logs } = await listenWithMount(t, {
+      onSendHooks,
+      input: 'buffer',
+      app: (_environ, startResponse) => {
+        startResponse('200 OK', [['Content-Type', 'text/plain']])
+        return (function * () { yield 'partial'; throw new Error('failed midway') })()
+      }
+    })
+    const { text, ending } = await howItEnds(port, 'GET / HTTP/1.0\r\n\r\n')
+    t.equal(ending, 'ECONNRESET', 'the client sees an error')
+    t.notMatch(text, /Content-Length|Transfer-Encoding/i, 'close-delimited: the close is the only framing')
+    t.match(logs.find((record) => record.level === 50)?.err?.message, 'failed midway')
+    const framed = await howItEnds(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+    t.equal(framed.ending, 'end', 'a chunked body shows its failure by its missing last chunk: a clean close is enough')
+    t.match(framed.text, /7\r\npartial\r\n$/)
   })
-  const { text, ending } = await howItEnds(port, 'GET / HTTP/1.0\r\n\r\n')
-  t.equal(ending, 'ECONNRESET', 'the client sees an error')
-  t.notMatch(text, /Content-Length|Transfer-Encoding/i, 'close-delimited: the close is the only framing')
-  t.match(logs.find((record) => record.level === 50)?.err?.message, 'failed midway')
-  const framed = await howItEnds(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  t.equal(framed.ending, 'end', 'a chunked body shows its failure by its missing last chunk: a clean close is enough')
-  t.match(framed.text, /7\r\npartial\r\n$/)
-})
+}
