@@ -123,12 +123,31 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
    */
   private mustCloseForUnreadBody (): boolean {
     const input = this.streamInput
-    if (input === null || input.complete || !this.http1) return false
+    if (input === null || !this.hasUnreadBody(input)) return false
+    const declared = Number(this.request.headers['content-length'])
+    return !(declared - input.bytesReceived <= DRAIN_LIMIT)
+  }
+
+  /** A streamed HTTP/1 request body the app did not read to its end. */
+  private hasUnreadBody (input: StreamInput): boolean {
+    if (input.complete || !this.http1) return false
     const headers = this.request.headers
     // A request without a body (GET...) has nothing left on the wire, read or not.
-    if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) return false
-    const declared = Number(headers['content-length'])
-    return !(declared - input.bytesReceived <= DRAIN_LIMIT)
+    return headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined
+  }
+
+  /**
+   * When the connection closes after this response while a small rest of the
+   * body is still unread, the rest is read first: closing a socket with
+   * unread bytes resets it, and the reset discards the end of the response
+   * before the client has it (RFC 9112 §9.6). A kept-alive connection drains
+   * it before the next request; a larger rest closes at once.
+   */
+  private restBeforeClose (): Promise<void> | null {
+    const input = this.streamInput
+    if (input === null || !this.hasUnreadBody(input)) return null
+    if ((this.res.shouldKeepAlive && this.keepConnection) || this.mustCloseForUnreadBody()) return null
+    return input.drainRest(ABORT_GRACE_MS)
   }
 
   /** The file fast path (E2): the file is piped into the response by Node's streams. */
@@ -179,6 +198,13 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 
   protected endResponse (chunk?: Chunk): void {
     this.errors.flush()
+    const rest = this.restBeforeClose()
+    if (rest === null) this.end(chunk)
+    // drainRest never rejects.
+    else rest.then(() => { this.end(chunk) })
+  }
+
+  private end (chunk?: Chunk): void {
     const socket = this.res.socket
     if (chunk === undefined) this.res.end()
     else this.res.end(chunk)

@@ -275,6 +275,25 @@ test('F2: a request without a body keeps its connection alive, even though the a
   t.match(response.text, /GET \/one[\s\S]*DELETE \/two[\s\S]*GET \/three$/, 'the three answered on one connection')
 })
 
+test('F2: a connection that closes after the response reads a small unread rest first: the response arrives whole', async (t) => {
+  const responseBody = 'r'.repeat(4 * 1024 * 1024)
+  const { port } = await listenWithMount(t, {
+    input: 'stream',
+    app: (_environ, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', String(responseBody.length)]])
+      return [responseBody.slice(0, 1024), responseBody.slice(1024)]
+    }
+  })
+  // Closing a socket with unread bytes resets it, and the reset discards what the kernel had not sent yet.
+  const upload = 'u'.repeat(64 * 1024 - 36)
+  for (const connection of ['Connection: close\r\n', '']) {
+    const version = connection === '' ? 'HTTP/1.0' : 'HTTP/1.1'
+    const response = await rawExchange(port, `POST / ${version}\r\nHost: x\r\n${connection}Content-Length: ${upload.length}\r\n\r\n${upload}`, 1000)
+    t.equal(parseHead(response.text).body.length, responseBody.length, `${version}: every byte of the response`)
+    t.ok(response.closedByServer)
+  }
+})
+
 test('a large unread rest closes the connection after the response', async (t) => {
   const { port } = await listenWithMount(t, {
     input: 'stream',
