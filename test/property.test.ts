@@ -5,8 +5,8 @@
 // Each run generates an app description (AppSpec: status, headers, Content-Length, when
 // startResponse is called, the body's kind and chunks, where it throws, whether it has close(),
 // sync or async) and a client (ClientSpec: method, HTTP/1.0 or 1.1, keep-alive with a follow-up
-// request, abort after N bytes). `oracle()` predicts the outcome from the description alone; the
-// run then checks that
+// request, abort after N bytes, a POST body the app never reads, the buffer- or stream-input
+// mount). `oracle()` predicts the outcome from the description alone; the run then checks that
 //   - the response is (a) complete and exactly what the app declared (status, its headers, the
 //     body bytes), (b) a 500 sent before any app byte, or (c) visibly incomplete: the connection
 //     closes before the declared length or the last chunk (an HTTP/1.0 body without a length,
@@ -15,9 +15,10 @@
 //   - the body's close(), when it has one, was called exactly once (checked again after all runs);
 //   - no unhandled rejection or uncaught exception happened, and no connection is left open.
 //
-// Runs are bounded (NUM_RUNS; FC_RUNS=<n> for a longer local search). fast-check prints the seed and path of a failure; replay one
-// with `FC_SEED=<seed> npx tap --disable-coverage test/property.test.ts` (FC_PATH=<path> as well
-// to go straight to the shrunk case).
+// Runs are bounded: 200 (about 2 s), or FC_RUNS=<n> for a longer local search. fast-check prints
+// the seed and path of a failure; replay it with
+// `FC_SEED=<seed> npx tap --disable-coverage test/property.test.ts` (FC_PATH=<path> as well to go
+// straight to the shrunk case).
 import { test } from 'tap'
 import fc from 'fast-check'
 import { connect } from 'node:net'
