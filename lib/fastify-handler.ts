@@ -137,16 +137,16 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   }
 
   /**
-   * When the connection closes after this response while a small rest of the
-   * body is still unread, the rest is read first: closing a socket with
+   * A small rest of the body still unread when the response ends is read
+   * first. Should the connection close after the response (Connection: close,
+   * HTTP/1.0, a body delimited by the close, a cut body), closing a socket with
    * unread bytes resets it, and the reset discards the end of the response
-   * before the client has it (RFC 9112 §9.6). A kept-alive connection drains
-   * it before the next request; a larger rest closes at once.
+   * before the client has it (RFC 9112 §9.6); should it stay open, the rest
+   * had to be read before the next request anyway. A larger rest closes at once.
    */
-  private restBeforeClose (): Promise<void> | null {
+  private restBeforeEnd (): Promise<void> | null {
     const input = this.streamInput
-    if (input === null || !this.hasUnreadBody(input)) return null
-    if ((this.res.shouldKeepAlive && this.keepConnection) || this.mustCloseForUnreadBody()) return null
+    if (input === null || !this.hasUnreadBody(input) || this.mustCloseForUnreadBody()) return null
     return input.drainRest(ABORT_GRACE_MS)
   }
 
@@ -198,7 +198,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 
   protected endResponse (chunk?: Chunk): void {
     this.errors.flush()
-    const rest = this.restBeforeClose()
+    const rest = this.restBeforeEnd()
     if (rest === null) this.end(chunk)
     // drainRest never rejects.
     else rest.then(() => { this.end(chunk) })
