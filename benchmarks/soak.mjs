@@ -5,7 +5,8 @@
 //   - requests served, and non-expected errors (target 0): wrong statuses or bodies, socket
 //     errors and timeouts on the client side; error logs that are not the apps' own failures,
 //     uncaught exceptions and unhandled rejections on the server side;
-//   - server RSS at 30 s and at the end (target: growth < 10 %);
+//   - server RSS at 30 s and near the end, each right after a full gc() in the server so that the
+//     two reflect what is retained, not where the collector happened to be (target: growth < 10 %);
 //   - open file descriptors before and after (/proc/<pid>/fd; target: back to the baseline);
 //   - close() calls against bodies returned with a close() (target: equal).
 // Run: npm run bench:soak [-- --duration <seconds>]   (default 120; Linux only, for /proc)
@@ -99,7 +100,8 @@ async function serve () {
   for (const [prefix, app] of Object.entries(apps)) await fastify.register(fastifyWsgi, { prefix, app })
   fastify.get('/__stats', async (request) => {
     if (request.query.gc !== undefined) globalThis.gc?.()
-    return { ...stats, rss: process.memoryUsage.rss() }
+    const { rss, heapUsed, external } = process.memoryUsage()
+    return { ...stats, rss, heapUsed, external }
   })
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   process.stdout.write(`READY ${fastify.server.address().port}\n`)
@@ -207,13 +209,12 @@ async function main () {
     const started = Date.now()
     const until = started + seconds * 1000
     const checkAt = Math.min(30, seconds / 4)
-    const rss = { early: 0, end: 0, peak: 0 }
-    const sampler = setInterval(() => {
-      const now = rssOf(pid)
-      rss.peak = Math.max(rss.peak, now)
-      if (rss.early === 0 && Date.now() - started >= checkAt * 1000) rss.early = now
-      rss.end = now
-    }, 250)
+    const endAt = Math.max(checkAt, seconds - Math.min(3, seconds / 10))
+    let peak = 0
+    const sampler = setInterval(() => { peak = Math.max(peak, rssOf(pid)) }, 250)
+    // Both measured under load, right after a full collection in the server.
+    const early = sleep(checkAt * 1000).then(() => getJson(port, '/__stats?gc'))
+    const late = sleep(endAt * 1000).then(() => getJson(port, '/__stats?gc'))
 
     const client = { total: 0, unexpected: 0, samples: [] }
     const raw = { total: 0, unexpected: 0, samples: [] }
@@ -229,6 +230,7 @@ async function main () {
       ...Array.from({ length: RAW_LOOPS }, () => rawLoop(port, until, raw))
     ])
     clearInterval(sampler)
+    const [atCheck, atEnd] = await Promise.all([early, late])
 
     // Let aborted connections finish their grace period, then measure what is left.
     let fdsAfter = openFds(pid)
@@ -241,7 +243,7 @@ async function main () {
     fdsAfter = openFds(pid)
     const rssAfterGc = rssOf(pid)
 
-    const growth = rss.early === 0 ? NaN : (rss.end - rss.early) / rss.early
+    const growth = (atEnd.rss - atCheck.rss) / atCheck.rss
     const clientErrors = result.errors + result.timeouts + result.mismatches
     const unexpected = client.unexpected + clientErrors + raw.unexpected + stats.unexpectedErrorLogs + stats.processErrors
     const targets = [
@@ -262,8 +264,9 @@ async function main () {
       `| raw-socket exchanges (early disconnects, failed-after-first-chunk reads) | ${raw.total} |`,
       `| non-expected errors | ${unexpected} (wrong responses ${client.unexpected}, autocannon errors ${result.errors}, timeouts ${result.timeouts}, mismatches ${result.mismatches}, raw loop ${raw.unexpected}, error logs ${stats.unexpectedErrorLogs}, process errors ${stats.processErrors}) |`,
       `| expected error logs (the apps' own failures) | ${stats.expectedErrorLogs} |`,
-      `| RSS at ${checkAt} s / at the end / peak | ${mib(rss.early)} / ${mib(rss.end)} / ${mib(rss.peak)} MiB (growth ${(growth * 100).toFixed(1)} %) |`,
-      `| RSS after the load, after gc() | ${mib(rssAfterGc)} MiB |`,
+      `| RSS after gc() at ${checkAt} s / at ${endAt} s | ${mib(atCheck.rss)} / ${mib(atEnd.rss)} MiB (growth ${(growth * 100).toFixed(1)} %) |`,
+      `| V8 heap used / external memory after gc() at ${checkAt} s / at ${endAt} s | ${mib(atCheck.heapUsed)} / ${mib(atCheck.external)} → ${mib(atEnd.heapUsed)} / ${mib(atEnd.external)} MiB |`,
+      `| RSS peak under load (sampled every 250 ms) / after the load and gc() | ${mib(peak)} / ${mib(rssAfterGc)} MiB |`,
       `| open file descriptors before / after | ${fdsBefore} / ${fdsAfter} |`,
       `| bodies returned with close() / close() calls | ${stats.bodiesWithClose} / ${stats.closes} |`,
       '',

@@ -127,12 +127,31 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
    */
   protected mustCloseForUnreadBody (): boolean {
     const input = this.streamInput
-    if (input === null || input.complete || !this.http1) return false
+    if (input === null || !this.hasUnreadBody(input)) return false
+    const declared = Number(this.request.headers['content-length'])
+    return !(declared - input.bytesReceived <= DRAIN_LIMIT)
+  }
+
+  /** A streamed HTTP/1 request body the app did not read to its end. */
+  private hasUnreadBody (input: StreamInput): boolean {
+    if (input.complete || !this.http1) return false
     const headers = this.request.headers
     // A request without a body (GET...) has nothing left on the wire, read or not.
-    if (headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) return false
-    const declared = Number(headers['content-length'])
-    return !(declared - input.bytesReceived <= DRAIN_LIMIT)
+    return headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined
+  }
+
+  /**
+   * A small rest of the body still unread when the response ends is read
+   * first. Should the connection close after the response (Connection: close,
+   * HTTP/1.0, a body delimited by the close, a cut body), closing a socket with
+   * unread bytes resets it, and the reset discards the end of the response
+   * before the client has it (RFC 9112 §9.6); should it stay open, the rest
+   * had to be read before the next request anyway. A larger rest closes at once.
+   */
+  private restBeforeEnd (): Promise<void> | null {
+    const input = this.streamInput
+    if (input === null || !this.hasUnreadBody(input) || this.mustCloseForUnreadBody()) return null
+    return input.drainRest(ABORT_GRACE_MS)
   }
 
   /** The file fast path (E2): the file is piped into the response by Node's streams. */
@@ -183,6 +202,14 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 
   protected endResponse (chunk?: Chunk): void {
     this.errors.flush()
+    const rest = this.restBeforeEnd()
+    if (rest === null) this.end(chunk)
+    // drainRest never rejects.
+    else rest.then(() => { this.end(chunk) })
+  }
+
+  /** Ends the response once nothing of the request body is left to read. */
+  protected end (chunk?: Chunk): void {
     const socket = this.res.socket
     if (chunk === undefined) this.res.end()
     else this.res.end(chunk)
@@ -335,8 +362,7 @@ class FastifySendHandler extends FastifyHandler {
     })
   }
 
-  protected endResponse (chunk?: Chunk): void {
-    this.errors.flush()
+  protected end (chunk?: Chunk): void {
     const body = this.body
     if (body !== null) body.end(chunk)
     else this.reply.send(chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk)

@@ -266,7 +266,7 @@ const rows: Row[] = [
   },
   {
     name: 'two Content-Length headers, even equal, are refused',
-    why: 'RFC 9112 §6.3: the framing is ambiguous',
+    why: 'llhttp refuses any repeated Content-Length (RFC 9112 §6.3 would let identical ones pass)',
     request: `POST /m/ HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n${CLOSE}\r\na`,
     status: 400,
     appRuns: false

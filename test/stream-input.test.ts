@@ -275,6 +275,27 @@ test('F2: a request without a body keeps its connection alive, even though the a
   t.match(response.text, /GET \/one[\s\S]*DELETE \/two[\s\S]*GET \/three$/, 'the three answered on one connection')
 })
 
+test('F2: a connection that closes after the response reads a small unread rest first: the response arrives whole', async (t) => {
+  const responseBody = 'r'.repeat(4 * 1024 * 1024)
+  const { port } = await listenWithMount(t, {
+    input: 'stream',
+    app: (environ, startResponse) => {
+      // /unframed: no length, so HTTP/1.0 delimits the body by the close, even with keep-alive.
+      const length: Array<[string, string]> = environ.PATH_INFO === '/unframed' ? [] : [['Content-Length', String(responseBody.length)]]
+      startResponse('200 OK', [['Content-Type', 'text/plain'], ...length])
+      return [responseBody.slice(0, 1024), responseBody.slice(1024)]
+    }
+  })
+  // Closing a socket with unread bytes resets it, and the reset discards what the kernel had not sent yet.
+  const upload = 'u'.repeat(64 * 1024 - 36)
+  const cases = [['HTTP/1.1', '/', 'Connection: close\r\n'], ['HTTP/1.0', '/', ''], ['HTTP/1.0', '/unframed', 'Connection: keep-alive\r\n']]
+  for (const [version, path, connection] of cases) {
+    const response = await rawExchange(port, `POST ${path} ${version}\r\nHost: x\r\n${connection}Content-Length: ${upload.length}\r\n\r\n${upload}`, 1000)
+    t.equal(parseHead(response.text).body.length, responseBody.length, `${version} ${path} ${connection.trim()}: every byte of the response`)
+    t.ok(response.closedByServer)
+  }
+})
+
 test('a large unread rest closes the connection after the response', async (t) => {
   const { port } = await listenWithMount(t, {
     input: 'stream',
