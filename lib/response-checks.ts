@@ -76,6 +76,7 @@ export interface HeaderFacts {
   contentLength: number
   hasDate: boolean
   hasServer: boolean
+  hasContentType: boolean
 }
 
 /** Validates a startResponse header list (C3, C4) and reports the headers the handler cares about. */
@@ -83,7 +84,7 @@ export function checkHeaders (headers: unknown): HeaderFacts {
   if (!Array.isArray(headers)) {
     throw new FST_WSGI_INVALID_HEADER(`list ${describeValue(headers)}: headers must be an array of [name, value] pairs`)
   }
-  const facts: HeaderFacts = { contentLength: -1, hasDate: false, hasServer: false }
+  const facts: HeaderFacts = { contentLength: -1, hasDate: false, hasServer: false, hasContentType: false }
   for (let i = 0; i < headers.length; i++) {
     const pair: unknown = headers[i]
     if (!Array.isArray(pair) || pair.length !== 2) {
@@ -113,6 +114,13 @@ function noteHeader (facts: HeaderFacts, name: string, value: string): void {
       break
     case 6:
       if (name.toLowerCase() === 'server') facts.hasServer = true
+      break
+    case 12:
+      // One body, one media type: two would leave the client (and Fastify's onSend path) to guess.
+      if (name.toLowerCase() === 'content-type') {
+        if (facts.hasContentType) throw new FST_WSGI_INVALID_HEADER(`"${name}: ${value}": Content-Type set twice`)
+        facts.hasContentType = true
+      }
       break
     case 14:
       if (name.toLowerCase() === 'content-length') {

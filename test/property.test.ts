@@ -278,7 +278,9 @@ function oracle (spec: AppSpec, client: ClientSpec): Outcome {
     mayBeCut,
     closeCalls: returned && spec.close && spec.body !== 'string' ? 1 : 0
   })
-  const startValid = spec.statusValid && spec.headers.every((header) => header.valid)
+  // Two Content-Type headers are refused like two Content-Length headers.
+  const contentTypes = spec.headers.filter((header) => Array.isArray(header.pair) && String(header.pair[0]).toLowerCase() === 'content-type').length
+  const startValid = spec.statusValid && spec.headers.every((header) => header.valid) && contentTypes <= 1
   // startResponse fails in the app itself: no body was returned.
   if ((spec.start === 'eager' && !startValid) || spec.start === 'twice') return outcome('error500', undefined, false, false)
   if (spec.start === 'never' || !startValid || spec.body === 'string') return outcome('error500')

@@ -111,6 +111,13 @@ test('C3: Content-Length must be a non-negative integer, set once', async (t) =>
   t.equal(startResponseError('200 OK', [['Content-Length', '0'], ['Date', 'x'], ['Server', 'y'], ['X-Four', '4']]), null)
 })
 
+test('C3: Content-Type is set at most once (two would leave the client to guess the media type)', async (t) => {
+  const err = startResponseError('200 OK', [['Content-Type', 'text/plain'], ['content-type', 'text/html']])
+  t.equal(err?.code, 'FST_WSGI_INVALID_HEADER')
+  t.equal(err?.message, 'Invalid header "content-type: text/html": Content-Type set twice')
+  t.equal(startResponseError('200 OK', [['Content-Type', 'text/plain'], ['X-Content-Type-Options', 'nosniff']]), null)
+})
+
 test('C2/C3: validation errors are @fastify/error instances with status 500', async (t) => {
   const err = startResponseError('bad', []) as unknown as Error & { statusCode: number, name: string }
   t.ok(err instanceof Error)
