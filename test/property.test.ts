@@ -6,7 +6,7 @@
 // startResponse is called, the body's kind and chunks, where it throws, whether it has close(),
 // sync or async) and a client (ClientSpec: method, HTTP/1.0 or 1.1, keep-alive with a follow-up
 // request, abort after N bytes, a POST body the app never reads, the buffer- or stream-input
-// mount). `oracle()` predicts the outcome from the description alone; the run then checks that
+// mount, writing on reply.raw or through reply.send with onSendHooks). `oracle()` predicts the outcome from the description alone; the run then checks that
 //   - the response is (a) complete and exactly what the app declared (status, its headers, the
 //     body bytes), (b) a 500 sent before any app byte, or (c) visibly incomplete: the connection
 //     closes before the declared length or the last chunk (an HTTP/1.0 body without a length,
