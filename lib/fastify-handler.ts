@@ -12,6 +12,7 @@ import { addHookHeaders, groupRepeatedNames } from './response-headers.js'
 import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
 import { ErrorStream } from './error-stream.js'
 import { responseGone } from './extensions.js'
+import type { ServerLifecycle } from './lifecycle.js'
 
 /** Per-mount (or per reply.wsgi call) settings, resolved from the plugin options. */
 export interface HandlerSettings extends EnvironSettings {
@@ -20,6 +21,8 @@ export interface HandlerSettings extends EnvironSettings {
   input: 'buffer' | 'stream'
   /** Run the app under `validator` (the mount wraps it once; reply.wsgi per call). */
   validate: boolean
+  /** Whether the server is closing: HTTP/1.x connections then close after their response. */
+  lifecycle: ServerLifecycle
 }
 
 /**
@@ -90,6 +93,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   private readonly streamInput: StreamInput | null
   /** HTTP/1.x: the connection is ours to keep or close; HTTP/2 multiplexes streams over a session. */
   private readonly http1: boolean
+  private readonly lifecycle: ServerLifecycle
 
   constructor (request: FastifyRequest, reply: FastifyReply, settings: HandlerSettings, input: AnyWsgiInput) {
     const errors = new ErrorStream(request.log)
@@ -100,6 +104,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.errors = errors
     this.streamInput = input instanceof StreamInput ? input : null
     this.http1 = request.raw.httpVersionMajor === 1
+    this.lifecycle = settings.lifecycle
     this.serverSoftware = settings.serverSoftwareHeader
     // Node's ServerResponse adds Date itself unless the app sent one: the rule of D6.
     this.addDate = false
@@ -109,7 +114,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.reply.hijack()
     // Only a response that already holds headers needs repeated names grouped: keep the Set off the common path.
     const list = addHookHeaders(headers, this.reply.getHeaders()) ? groupRepeatedNames(headers) : headers
-    if (this.mustCloseForUnreadBody()) list.push('Connection', 'close')
+    if (this.mustCloseForUnreadBody() || (this.lifecycle.closing && this.http1)) list.push('Connection', 'close')
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
     if (this.http1) this.res.writeHead(statusCode, reason, list)
     else this.res.writeHead(statusCode, list)
@@ -180,7 +185,8 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     if (chunk === undefined) this.res.end()
     else this.res.end(chunk)
     // The bytes sent are complete, but the app was wrong about them: do not reuse the connection.
-    if (!this.keepConnection && this.http1) socket?.destroySoon()
+    // A server that is closing closes the connection too, or close() would wait for it to idle out.
+    if ((!this.keepConnection || this.lifecycle.closing) && this.http1) socket?.destroySoon()
     this.streamInput?.discardRest()
   }
 

@@ -5,6 +5,7 @@ import { fileWrapper } from './file-wrapper.js'
 import { describeValue } from './response-checks.js'
 import { FST_WSGI_INVALID_OPTION } from './errors.js'
 import { VERSION } from './version.js'
+import type { ServerLifecycle } from './lifecycle.js'
 
 /** Options that shape how an app is run; accepted at registration and per reply.wsgi call. */
 export interface WsgiRunOptions {
@@ -109,12 +110,13 @@ export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSetti
     baseEnviron,
     multiprocess: boolean('multiprocess', options.multiprocess, defaults.multiprocess),
     validate: boolean('validate', options.validate, defaults.validate),
-    fileWrapper: defaults.fileWrapper
+    fileWrapper: defaults.fileWrapper,
+    lifecycle: defaults.lifecycle
   }
 }
 
 /** The settings of a registration before its options apply. */
-export function defaultSettings (bodyLimit: number): HandlerSettings {
+export function defaultSettings (bodyLimit: number, lifecycle: ServerLifecycle): HandlerSettings {
   return {
     scriptName: '',
     serverSoftware: DEFAULT_SERVER_SOFTWARE,
@@ -126,6 +128,7 @@ export function defaultSettings (bodyLimit: number): HandlerSettings {
     baseEnviron: null,
     multiprocess: cluster.isWorker,
     validate: false,
-    fileWrapper
+    fileWrapper,
+    lifecycle
   }
 }
