@@ -30,6 +30,7 @@ export { WsgiValidationError } from './errors.js'
 export { wsgiRewriteUrl } from './rewrite-url.js'
 export * as errors from './errors.js'
 export { VERSION } from './version.js'
+export { makeServer, type MakeServerOptions, type ServeOptions, type WsgiServer } from './serve.js'
 
 declare module 'fastify' {
   interface FastifyReply {

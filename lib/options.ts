@@ -53,7 +53,7 @@ export interface ReplyWsgiOptions extends WsgiRunOptions {
 
 const DEFAULT_SERVER_SOFTWARE = `fastify-wsgi/${VERSION}`
 
-function invalid (name: string, expected: string, value: unknown): never {
+export function invalid (name: string, expected: string, value: unknown): never {
   throw new FST_WSGI_INVALID_OPTION(name, `expected ${expected}, got ${describeValue(value)}`)
 }
 
