@@ -12,7 +12,7 @@ import { addHookHeaders, groupRepeatedNames } from './response-headers.js'
 import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
 import { ErrorStream } from './error-stream.js'
 import { responseGone } from './extensions.js'
-import type { ServerLifecycle } from './lifecycle.js'
+import { trackResponse, type ServerLifecycle } from './lifecycle.js'
 
 /** Per-mount (or per reply.wsgi call) settings, resolved from the plugin options. */
 export interface HandlerSettings extends EnvironSettings {
@@ -237,9 +237,13 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 /**
  * Opens the input (reading a buffered body first), builds the environ and
  * runs the app: the whole per-request path. Returns a Promise only when the
- * response continues asynchronously.
+ * response continues asynchronously; the server's close() waits for it.
  */
 export function runWsgi (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings): void | Promise<void> {
+  return trackResponse(settings.lifecycle, openAndRun(request, reply, app, settings))
+}
+
+function openAndRun (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings): void | Promise<void> {
   let input: AnyWsgiInput | Promise<AnyWsgiInput>
   try {
     input = openInput(request, settings)

@@ -185,9 +185,8 @@ for (const http2 of [false, true]) {
     const started = Date.now()
     await server.close()
     const elapsed = Date.now() - started
-    t.ok(elapsed >= 250 && elapsed < 3000, `close() took about gracefulTimeout (${elapsed} ms)`)
-    await waitFor(() => closed.length > 0)
-    t.same(closed, ['/endless'], 'the body closed exactly once')
+    t.ok(elapsed >= 250 && elapsed < 3000, `close() took about gracefulTimeout (${elapsed} ms), and the body's next step`)
+    t.same(closed, ['/endless'], 'the body closed exactly once, before close() resolved')
     t.ok(logs.some((record) => record.level === 40 && record.msg.includes('graceful shutdown timed out')))
   })
 }
