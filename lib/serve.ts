@@ -1,7 +1,8 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type RawServerBase } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type RawServerBase } from 'fastify'
 import type { ServerOptions as HttpServerOptions } from 'node:http'
 import type { SecureServerOptions } from 'node:http2'
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
+import type { LogController } from 'fastify'
 import type { StreamingWsgiApp, WsgiApp } from '../types/protocol.js'
 import { fastifyWsgi } from './index.js'
 import { invalid, type FastifyWsgiOptions, type WsgiRunOptions } from './options.js'
@@ -58,7 +59,7 @@ export async function serveApp (app: unknown, options: MakeServerOptions, prefix
   const wsgiOptions: Record<string, unknown> = { app, prefix }
   // During a shutdown, requests that still arrive on open connections are served
   // (with Connection: close) rather than refused with 503.
-  const fastifyOptions: Record<string, unknown> = { logController: new AccessLog(), return503OnClosing: false }
+  const fastifyOptions: Record<string, unknown> = { logController: createAccessLog(), return503OnClosing: false }
   for (const [key, value] of Object.entries(rest)) {
     if (WSGI_OPTIONS.has(key)) wsgiOptions[key] = value
     else fastifyOptions[key] = value
@@ -116,24 +117,32 @@ function responseBytes (request: FastifyRequest, reply: FastifyReply): number | 
   return socket.bytesWritten - before
 }
 
+type AccessLog = LogController
+let AccessLogClass: (new () => AccessLog) | undefined
+
 /**
  * The access log: Fastify's two lines per request ("incoming request", then
  * "request completed" with the status and time) become one, written when the
  * response is over, with the method, url, status, bytes and time; the request
  * id comes with request.log. Every other line of Fastify's stays, errors included.
+ * The class is made on first use: Fastify exports LogController since 5.10,
+ * and the plugin itself must still load on any Fastify 5.
  */
-export class AccessLog extends LogController {
-  incomingRequest (): void {}
+export function createAccessLog (): AccessLog {
+  AccessLogClass ??= class AccessLog extends (Fastify as unknown as { LogController: typeof LogController }).LogController {
+    incomingRequest (): void {}
 
-  requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const line = {
-      method: request.method,
-      url: request.url,
-      statusCode: reply.statusCode,
-      bytes: responseBytes(request, reply),
-      responseTime: reply.elapsedTime
+    requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+      const line = {
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        bytes: responseBytes(request, reply),
+        responseTime: reply.elapsedTime
+      }
+      if (error == null) request.log.info(line, 'request completed')
+      else request.log.error({ ...line, err: error }, 'request errored')
     }
-    if (error == null) request.log.info(line, 'request completed')
-    else request.log.error({ ...line, err: error }, 'request errored')
   }
+  return new AccessLogClass()
 }

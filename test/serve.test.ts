@@ -5,7 +5,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { request } from 'undici'
 import { makeServer, type AnyWsgiInput, type Environ, type MakeServerOptions, type StreamingWsgiApp, type WsgiApp, type WsgiServer } from '../lib/index.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { AccessLog } from '../lib/serve.js'
+import { createAccessLog } from '../lib/serve.js'
 import { logCollector, openConnection, parseHead, rawExchange, waitFor, type LogRecord } from './helpers/server.js'
 
 const bounded = { timeout: 10_000 }
@@ -98,7 +98,7 @@ test('a response that ends in a stream error is logged at error level with the e
   const request = { method: 'GET', url: '/x', raw: { httpVersionMajor: 2 }, log } as unknown as FastifyRequest
   const reply = { statusCode: 200, elapsedTime: 1.5, raw: { getHeader: () => '10' } } as unknown as FastifyReply
   const err = new Error('stream reset')
-  new AccessLog().requestCompleted(err, request, reply)
+  createAccessLog().requestCompleted(err, request, reply)
   t.same(records, [{ level: 'error', msg: 'request errored', line: { method: 'GET', url: '/x', statusCode: 200, bytes: 10, responseTime: 1.5, err } }])
 })
 
