@@ -30,8 +30,8 @@ Options:
 Signals: SIGTERM or SIGINT shut down gracefully (exit 0); SIGHUP reloads the
 workers (with --workers). Bad arguments, an app that cannot be loaded and an
 address that cannot be listened on exit with code 2.
-TypeScript modules need a Node.js that strips types (22.18+, or 22.6+ with
---experimental-strip-types); on older versions, compile them to JavaScript.`
+TypeScript modules need a Node.js that strips types (22.18+, or 22.10+ with
+NODE_OPTIONS=--experimental-strip-types); on older ones, compile them to JavaScript.`
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
@@ -114,7 +114,7 @@ async function loadApp (file: string, exportName: string | undefined): Promise<u
   if (!existsSync(path)) throw new UsageError(`cannot find the module ${path}`)
   // Node 20 cannot import TypeScript; say so rather than fail on the first type annotation.
   if (/\.[cm]?ts$/.test(path) && !(process.features as { typescript?: string | false }).typescript) {
-    throw new UsageError(`cannot import ${file}: Node.js ${process.version} does not strip TypeScript types; compile it to JavaScript (tsc) and pass the .js file, or use Node.js 22.18+`)
+    throw new UsageError(`cannot import ${file}: Node.js ${process.version} does not strip TypeScript types; compile it to JavaScript (tsc) and pass the .js file, or use Node.js 22.18+ (see --help)`)
   }
   let exports: Record<string, unknown>
   try {
