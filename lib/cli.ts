@@ -267,6 +267,7 @@ function supervise (options: CliOptions): void {
         retiring.add(old)
         old.process.kill('SIGTERM')
       }
+      process.stdout.write(`fastify-wsgi: reloaded (workers ${[...alive].filter((worker) => !retiring.has(worker)).map((worker) => worker.process.pid).join(', ')})\n`)
     })
   })
   for (let i = 0; i < options.workers; i++) fork()
