@@ -184,22 +184,24 @@ async function serveHere (options: CliOptions): Promise<void> {
 
 /** A cluster worker: serves, and tells the primary it listens, or why it could not start. */
 async function serveWorker (options: CliOptions): Promise<void> {
-  const send = process.send as (message: WorkerMessage, callback?: () => void) => boolean
+  const send = (message: WorkerMessage, callback?: () => void): void => { process.send!(message, undefined, undefined, callback) }
   let server: WsgiServer
   try {
     // The primary holds the listening socket; with --port 0, every worker gets the same port from it.
     server = await start(options)
   } catch (err) {
-    send.call(process, { type: 'failed', message: (err as Error).message }, () => process.exit(2))
+    send({ type: 'failed', message: (err as Error).message }, () => process.exit(2))
     return
   }
   closeOnSignals(server, () => {
-    // The primary may have handed this worker a connection just before it heard the server
-    // closed: its answer comes after that handoff, which the cluster then gives another worker.
+    // The primary may have handed this worker a connection just before it learned that the
+    // server closed. That handoff reaches the worker before the primary's answer to 'stopped'
+    // (one channel, in order), and the worker refuses it, so the cluster gives it to another
+    // worker: exiting only on that answer, no connection is lost in between.
     process.once('message', () => process.exit(0))
-    send.call(process, { type: 'stopped' })
+    send({ type: 'stopped' })
   })
-  send.call(process, { type: 'listening', port: portOf(server) })
+  send({ type: 'listening', port: portOf(server) })
 }
 
 /**
