@@ -57,9 +57,7 @@ export async function serveApp (app: unknown, options: MakeServerOptions, prefix
   if (!Number.isInteger(port) || port < 0 || port > 65535) invalid('port', 'an integer from 0 to 65535', port)
   if (typeof gracefulTimeout !== 'number' || !(gracefulTimeout >= 0)) invalid('gracefulTimeout', 'a number of milliseconds >= 0', gracefulTimeout)
   const wsgiOptions: Record<string, unknown> = { app, prefix }
-  // During a shutdown, requests that still arrive on open connections are served
-  // (with Connection: close) rather than refused with 503.
-  const fastifyOptions: Record<string, unknown> = { logController: createAccessLog(), return503OnClosing: false }
+  const fastifyOptions: Record<string, unknown> = { logController: createAccessLog() }
   for (const [key, value] of Object.entries(rest)) {
     if (WSGI_OPTIONS.has(key)) wsgiOptions[key] = value
     else fastifyOptions[key] = value

@@ -129,3 +129,18 @@ test('keep-alive: streamed responses of a mounted app reuse one connection', bou
   t.equal(connection.socket.destroyed, false, 'the connection is still open')
   t.same(closed, ['/a', '/b', '/c'])
 })
+
+test('close(): a request pipelined behind a response in flight is never run by the app, and the connection closes after that response', bounded, async (t) => {
+  const closed: string[] = []
+  const { fastify, port } = await listenWithMount(t, { app: streamingApp(closed) })
+  const connection = openConnection(t, port)
+  connection.socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n')
+  await waitFor(() => connection.text().includes('line 0'))
+  const closing = fastify.close()
+  await waitFor(() => !fastify.server.listening)
+  connection.socket.write('POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n')
+  await closing
+  await connection.closed
+  t.ok(connection.text().endsWith(`line 4\n\r\n${CHUNKED_END}`), 'the first response is whole, and nothing follows it: the client retries the second (RFC 9112 §9.3.2)')
+  t.same(closed, ['/first'], 'the app ran for the first request only')
+})
