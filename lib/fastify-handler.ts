@@ -38,6 +38,15 @@ function destroySocket (socket: Socket): void {
   socket.destroy()
 }
 
+/**
+ * Runs after Node's own 'finish' step, which hands the connection to the
+ * response of a request pipelined behind this one, if any: that one is
+ * still answered (Fastify adds `Connection: close` to it while closing).
+ */
+function closeIfIdle (socket: Socket): void {
+  if ((socket as Socket & { _httpMessage: unknown })._httpMessage === null) socket.destroySoon()
+}
+
 function isReadable (value: unknown): value is Readable {
   return typeof (value as Readable | null)?.on === 'function' && typeof (value as Readable).read === 'function'
 }
@@ -182,11 +191,16 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   protected endResponse (chunk?: Chunk): void {
     this.errors.flush()
     const socket = this.res.socket
+    // A server that is closing closes the connection once idle, or close() would wait for it to idle out.
+    // (The request's socket: a response queued behind a pipelined one has none of its own yet.)
+    if (this.lifecycle.closing && this.http1) {
+      const connection = this.request.raw.socket
+      this.res.once('finish', () => closeIfIdle(connection))
+    }
     if (chunk === undefined) this.res.end()
     else this.res.end(chunk)
     // The bytes sent are complete, but the app was wrong about them: do not reuse the connection.
-    // A server that is closing closes the connection too, or close() would wait for it to idle out.
-    if ((!this.keepConnection || this.lifecycle.closing) && this.http1) socket?.destroySoon()
+    if (!this.keepConnection && this.http1) socket?.destroySoon()
     this.streamInput?.discardRest()
   }
 

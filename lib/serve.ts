@@ -57,7 +57,10 @@ export async function serveApp (app: unknown, options: MakeServerOptions, prefix
   if (!Number.isInteger(port) || port < 0 || port > 65535) invalid('port', 'an integer from 0 to 65535', port)
   if (typeof gracefulTimeout !== 'number' || !(gracefulTimeout >= 0)) invalid('gracefulTimeout', 'a number of milliseconds >= 0', gracefulTimeout)
   const wsgiOptions: Record<string, unknown> = { app, prefix }
-  const fastifyOptions: Record<string, unknown> = { logController: createAccessLog() }
+  // A request that still arrives once close() began (a connection accepted just before the
+  // listening socket closed, or a request pipelined behind a response in flight) is served,
+  // with Connection: close, rather than refused with 503: a graceful reload drops nothing.
+  const fastifyOptions: Record<string, unknown> = { logController: createAccessLog(), return503OnClosing: false }
   for (const [key, value] of Object.entries(rest)) {
     if (WSGI_OPTIONS.has(key)) wsgiOptions[key] = value
     else fastifyOptions[key] = value

@@ -163,6 +163,26 @@ test('close() lets a streamed response finish and closes its body once', bounded
   t.same(closed, ['/slow'])
 })
 
+test('close(): a request pipelined behind a response in flight is still served, with Connection: close', bounded, async (t) => {
+  const closed: string[] = []
+  const slow = linesApp(3, 100, closed)
+  const { server, port } = await serve(t, (environ, startResponse) => environ.PATH_INFO === '/slow' ? slow(environ, startResponse) : describe(environ, startResponse))
+  const connection = openConnection(t, port)
+  connection.socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n')
+  await waitFor(() => connection.text().includes('line 0'))
+  const closing = server.close()
+  await waitFor(() => !server.server.listening)
+  connection.socket.write('POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab')
+  await closing
+  await connection.closed
+  const [first, second] = connection.text().split('0\r\n\r\n')
+  t.ok(first.endsWith('line 2\n\r\n'), 'the first response is whole')
+  t.match(second, /^HTTP\/1\.1 200 OK\r\n/)
+  t.match(second, /\r\nconnection: close\r\n/i)
+  t.ok(second.endsWith('POST |/second? 2'), 'the app answered the second')
+  t.same(closed, ['/slow'])
+})
+
 for (const http2 of [false, true]) {
   test(`gracefulTimeout: close() destroys what is still open after it, and the body still gets close() (${http2 ? 'HTTP/2' : 'HTTP/1.1'})`, bounded, async (t) => {
     const closed: string[] = []
