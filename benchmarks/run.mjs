@@ -31,7 +31,7 @@ const SCENARIOS = [
   { name: 'POST 16 KiB echo', path: '/echo', method: 'POST', body: ECHO_BODY, headers: { 'content-type': 'application/octet-stream' }, quick: true },
   { name: '404 in app', path: '/missing', expectStatus: 404 }
 ]
-const CONTENDERS = ['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply', 'express', 'middie', 'node-http']
+const CONTENDERS = ['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply', 'express', 'middie', 'node-http', 'cli-2-workers']
 
 const contenders = args.contenders?.split(',') ?? CONTENDERS
 const scenarios = SCENARIOS.filter((scenario) =>

@@ -1,6 +1,8 @@
 // One benchmark server per process: `node servers.mjs <contender>` prints `READY <port>`.
 // Every contender serves the same scenarios (see apps.mjs); /__cpu reports process.cpuUsage().
+import { spawn } from 'node:child_process'
 import http from 'node:http'
+import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
 import Fastify from 'fastify'
 import fastifyWsgi from 'fastify-wsgi'
@@ -71,6 +73,28 @@ async function listenFastify (build) {
   return fastify.server.address().port
 }
 
+/**
+ * The fastify-wsgi CLI serving cli-app.mjs with `--workers N` (a node:cluster primary handing
+ * connections to N workers), at log level warn like the other contenders' silent loggers.
+ */
+function listenCli (workers) {
+  const cli = spawn(process.execPath, [
+    fileURLToPath(new URL('../dist/lib/cli.js', import.meta.url)), '--workers', String(workers), '--port', '0', '--log-level', 'warn',
+    fileURLToPath(new URL('./cli-app.mjs', import.meta.url))
+  ], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // The CLI stops its workers gracefully on SIGTERM.
+  process.once('exit', () => cli.kill('SIGTERM'))
+  return new Promise((resolve, reject) => {
+    let output = ''
+    cli.stdout.setEncoding('utf8').on('data', (chunk) => {
+      output += chunk
+      const match = /listening on http:\/\/[^\s]+:(\d+)/.exec(output)
+      if (match) resolve(Number(match[1]))
+    })
+    cli.once('exit', (code) => reject(new Error(`the CLI exited with code ${code}`)))
+  })
+}
+
 const contenders = {
   native: () => listenFastify((fastify) => nativeRoutes(fastify)),
   'native-hijack': () => listenFastify((fastify) => {
@@ -97,6 +121,8 @@ const contenders = {
     await fastify.register(fastifyMiddie)
     fastify.use((req, res, next) => { req.url.startsWith('/__cpu') ? next() : rawHandler(req, res) })
   }),
+  'cli-1-worker': () => listenCli(1),
+  'cli-2-workers': () => listenCli(2),
   'node-http': () => new Promise((resolve) => {
     const server = http.createServer((req, res) => {
       if (req.url === '/__cpu') {

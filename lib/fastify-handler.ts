@@ -12,6 +12,7 @@ import { addHookHeaders, groupRepeatedNames } from './response-headers.js'
 import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
 import { ErrorStream } from './error-stream.js'
 import { responseGone } from './extensions.js'
+import { trackResponse, type ServerLifecycle } from './lifecycle.js'
 
 /** Per-mount (or per reply.wsgi call) settings, resolved from the plugin options. */
 export interface HandlerSettings extends EnvironSettings {
@@ -22,6 +23,8 @@ export interface HandlerSettings extends EnvironSettings {
   validate: boolean
   /** Send through reply.send (FastifySendHandler) so onSend hooks run. */
   onSendHooks: boolean
+  /** Whether the server is closing: HTTP/1.x connections then close after their response. */
+  lifecycle: ServerLifecycle
 }
 
 /**
@@ -37,6 +40,15 @@ function noop (): void {}
 
 function destroySocket (socket: Socket): void {
   socket.destroy()
+}
+
+/**
+ * Runs after Node's own 'finish' step, which hands the connection to the
+ * response of a request pipelined behind this one, if any: that one is
+ * still answered (Fastify adds `Connection: close` to it while closing).
+ */
+function closeIfIdle (socket: Socket): void {
+  if ((socket as Socket & { _httpMessage: unknown })._httpMessage === null) socket.destroySoon()
 }
 
 function isReadable (value: unknown): value is Readable {
@@ -94,6 +106,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   protected readonly streamInput: StreamInput | null
   /** HTTP/1.x: the connection is ours to keep or close; HTTP/2 multiplexes streams over a session. */
   protected readonly http1: boolean
+  protected readonly lifecycle: ServerLifecycle
 
   constructor (request: FastifyRequest, reply: FastifyReply, settings: HandlerSettings, input: AnyWsgiInput) {
     const errors = new ErrorStream(request.log)
@@ -104,6 +117,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.errors = errors
     this.streamInput = input instanceof StreamInput ? input : null
     this.http1 = request.raw.httpVersionMajor === 1
+    this.lifecycle = settings.lifecycle
     this.serverSoftware = settings.serverSoftwareHeader
     // Node's ServerResponse adds Date itself unless the app sent one: the rule of D6.
     this.addDate = false
@@ -113,10 +127,15 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.reply.hijack()
     // Only a response that already holds headers needs repeated names grouped: keep the Set off the common path.
     const list = addHookHeaders(headers, this.reply.getHeaders()) ? groupRepeatedNames(headers) : headers
-    if (this.mustCloseForUnreadBody()) list.push('Connection', 'close')
+    if (this.mustCloseConnection()) list.push('Connection', 'close')
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
     if (this.http1) this.res.writeHead(statusCode, reason, list)
     else this.res.writeHead(statusCode, list)
+  }
+
+  /** The connection closes after this response: an unread upload too big to drain, or a server closing. */
+  protected mustCloseConnection (): boolean {
+    return this.mustCloseForUnreadBody() || (this.lifecycle.closing && this.http1)
   }
 
   /**
@@ -202,6 +221,12 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 
   protected endResponse (chunk?: Chunk): void {
     this.errors.flush()
+    // A server that is closing closes the connection once idle, or close() would wait for it to idle out.
+    // (The request's socket: a response queued behind a pipelined one has none of its own yet.)
+    if (this.lifecycle.closing && this.http1) {
+      const connection = this.request.raw.socket
+      this.res.once('finish', () => closeIfIdle(connection))
+    }
     const rest = this.restBeforeEnd()
     if (rest === null) this.end(chunk)
     // drainRest never rejects.
@@ -303,7 +328,7 @@ class FastifySendHandler extends FastifyHandler {
       reply.header(name, list[i + 1])
       this.appHeaderNames.push(name)
     }
-    if (this.mustCloseForUnreadBody()) reply.header('connection', 'close')
+    if (this.mustCloseConnection()) reply.header('connection', 'close')
   }
 
   /**
@@ -403,9 +428,13 @@ function keepHookCookies (reply: FastifyReply): void {
 /**
  * Opens the input (reading a buffered body first), builds the environ and
  * runs the app: the whole per-request path. Returns a Promise only when the
- * response continues asynchronously.
+ * response continues asynchronously; the server's close() waits for it.
  */
 export function runWsgi (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings): void | Promise<void> {
+  return trackResponse(settings.lifecycle, openAndRun(request, reply, app, settings))
+}
+
+function openAndRun (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings): void | Promise<void> {
   let input: AnyWsgiInput | Promise<AnyWsgiInput>
   try {
     input = openInput(request, settings)
@@ -443,7 +472,21 @@ function startHandler (request: FastifyRequest, reply: FastifyReply, app: WsgiAp
 
 /** Resolves when Fastify is done with the reply: sent, hijacked, or its connection gone. */
 function responseEnd (reply: FastifyReply): Promise<void> {
-  return new Promise((resolve) => { reply.then(() => resolve(), () => resolve()) })
+  return new Promise((resolve) => {
+    const raw = reply.request.raw
+    if (raw.httpVersionMajor !== 1) {
+      reply.then(() => resolve(), () => resolve())
+      return
+    }
+    // A response queued behind a pipelined one never ends if the connection dies first: its close ends the wait.
+    const socket = raw.socket
+    const done = (): void => {
+      socket.off('close', done)
+      resolve()
+    }
+    socket.once('close', done)
+    reply.then(done, done)
+  })
 }
 
 /** The app never runs: the body was refused (413) or the upload broke off. */

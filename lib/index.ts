@@ -12,6 +12,7 @@ import {
 } from './options.js'
 import { FST_WSGI_ALREADY_DECORATED } from './errors.js'
 import { validator } from './validate.js'
+import { serverLifecycle } from './lifecycle.js'
 
 export type {
   AnyWsgiInput, Body, Chunk, Environ, FileWrapperFactory, ResponseHeader, StartResponse, StreamingWsgiApp, WriteCallable,
@@ -29,6 +30,7 @@ export { WsgiValidationError } from './errors.js'
 export { wsgiRewriteUrl } from './rewrite-url.js'
 export * as errors from './errors.js'
 export { VERSION } from './version.js'
+export { makeServer, type MakeServerOptions, type ServeOptions, type WsgiServer } from './serve.js'
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -80,7 +82,7 @@ function mount (fastify: FastifyInstance, app: WsgiApp<AnyWsgiInput>, settings: 
 async function fastifyWsgiPlugin (fastify: FastifyInstance, options: FastifyWsgiOptions): Promise<void> {
   const app = options.app === undefined ? undefined : checkApp('app', options.app)
   if (options.prefix !== undefined) normalizeScriptName('prefix', options.prefix)
-  const settings = resolveSettings(options, defaultSettings(fastify.initialConfig.bodyLimit as number))
+  const settings = resolveSettings(options, defaultSettings(fastify.initialConfig.bodyLimit as number, serverLifecycle(fastify)))
   if (!fastify.hasReplyDecorator('wsgi')) decorateReply(fastify, settings)
   else if (app === undefined) throw new FST_WSGI_ALREADY_DECORATED()
   if (app !== undefined) mount(fastify, settings.validate ? validator(app) : app, settings, options.prefix)

@@ -5,6 +5,7 @@ import { fileWrapper } from './file-wrapper.js'
 import { describeValue } from './response-checks.js'
 import { FST_WSGI_INVALID_OPTION } from './errors.js'
 import { VERSION } from './version.js'
+import type { ServerLifecycle } from './lifecycle.js'
 
 /** Options that shape how an app is run; accepted at registration and per reply.wsgi call. */
 export interface WsgiRunOptions {
@@ -57,7 +58,7 @@ export interface ReplyWsgiOptions extends WsgiRunOptions {
 
 const DEFAULT_SERVER_SOFTWARE = `fastify-wsgi/${VERSION}`
 
-function invalid (name: string, expected: string, value: unknown): never {
+export function invalid (name: string, expected: string, value: unknown): never {
   throw new FST_WSGI_INVALID_OPTION(name, `expected ${expected}, got ${describeValue(value)}`)
 }
 
@@ -115,12 +116,13 @@ export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSetti
     multiprocess: boolean('multiprocess', options.multiprocess, defaults.multiprocess),
     validate: boolean('validate', options.validate, defaults.validate),
     onSendHooks: boolean('onSendHooks', options.onSendHooks, defaults.onSendHooks),
-    fileWrapper: defaults.fileWrapper
+    fileWrapper: defaults.fileWrapper,
+    lifecycle: defaults.lifecycle
   }
 }
 
 /** The settings of a registration before its options apply. */
-export function defaultSettings (bodyLimit: number): HandlerSettings {
+export function defaultSettings (bodyLimit: number, lifecycle: ServerLifecycle): HandlerSettings {
   return {
     scriptName: '',
     serverSoftware: DEFAULT_SERVER_SOFTWARE,
@@ -133,6 +135,7 @@ export function defaultSettings (bodyLimit: number): HandlerSettings {
     multiprocess: cluster.isWorker,
     validate: false,
     onSendHooks: false,
-    fileWrapper
+    fileWrapper,
+    lifecycle
   }
 }

@@ -264,7 +264,7 @@ test('B1: a socket that is already gone leaves REMOTE_ADDR, REMOTE_PORT and the 
   const socket = {}
   const raw = { url: '/x', method: 'GET', httpVersion: '1.0', rawHeaders: [], headers: {}, socket }
   const request = { raw, host: '', protocol: 'http', ip: undefined } as unknown as FastifyRequest
-  const environ = buildEnviron(request, {} as FastifyReply, defaultSettings(0), {} as WsgiInput, {} as WsgiErrors)
+  const environ = buildEnviron(request, {} as FastifyReply, defaultSettings(0, { closing: false, sessions: new Set(), running: new Set() }), {} as WsgiInput, {} as WsgiErrors)
   t.equal(environ.REMOTE_ADDR, '')
   t.equal(environ.REMOTE_PORT, '')
   t.equal(environ.SERVER_NAME, '')

@@ -7,16 +7,19 @@ import fastifyWsgi, {
   SimpleHandler,
   CGIHandler,
   compose,
+  makeServer,
   validator,
   wsgiRewriteUrl,
   WsgiValidationError,
   type Environ,
+  type MakeServerOptions,
   type Middleware,
   type StartResponse,
   type StreamingWsgiApp,
   type WriteCallable,
   type WsgiApp,
   type WsgiInput,
+  type WsgiServer,
   type WsgiStreamInput
 } from 'fastify-wsgi'
 
@@ -134,3 +137,26 @@ expectError(compose('not a middleware'))
 app.register(fastifyWsgi, { app: hello, onSendHooks: true })
 expectError(app.register(fastifyWsgi, { app: hello, onSendHooks: 'yes' }))
 app.get('/compressed', async (_request, reply) => { await reply.wsgi(hello, { onSendHooks: true }) })
+
+// makeServer: an app at /, where to listen, the plugin's options and Fastify's; a listening instance back
+async function serveTypes (): Promise<void> {
+  const server = await makeServer(hello)
+  expectType<WsgiServer>(server)
+  expectType<Promise<undefined>>(server.close())
+  server.log.info('still a Fastify logger')
+  expectType<WsgiServer>(await makeServer(hello, { host: '0.0.0.0', port: 0, gracefulTimeout: 5000, logger: { level: 'warn' }, serverSoftware: false, validate: true }))
+  await makeServer(upload, { input: 'stream', bodyLimit: 1024 })
+  await makeServer(hello, { http2: true, keepAliveTimeout: 1000, requestTimeout: 5000, trustProxy: true })
+  await makeServer(hello, { https: { key: 'k', cert: 'c' } })
+  expectAssignable<MakeServerOptions>({ port: 8000, input: 'buffer', pathEncoding: 'utf8' })
+  expectError(makeServer())
+  expectError(makeServer('not an app'))
+  expectError(makeServer(upload))
+  expectError(makeServer(hello, { input: 'stream' }))
+  expectError(makeServer(hello, { port: '8000' }))
+  expectError(makeServer(hello, { gracefulTimeout: '30s' }))
+  expectError(makeServer(hello, { app: hello }))
+  expectError(makeServer(hello, { prefix: '/p' }))
+  expectError(makeServer(hello, { pathEncoding: 'ascii' }))
+}
+expectType<() => Promise<void>>(serveTypes)

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import type { Test } from 'tap'
 import fastifyWsgi, { type FastifyWsgiOptions } from '../../lib/index.js'
@@ -103,4 +103,33 @@ export function parseHead (text: string): { statusLine: string, headers: Record<
 export async function waitFor (condition: () => boolean, timeoutMs = 1000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
+/** A raw TCP connection kept open across requests, collecting everything the server sends. */
+export interface Connection {
+  socket: Socket
+  /** Everything received so far, as latin-1 text. */
+  text: () => string
+  /** Resolves when the server (or the test) closed the connection. */
+  closed: Promise<void>
+}
+
+export function openConnection (t: Test, port: number): Connection {
+  const socket = connect({ port, host: '127.0.0.1' })
+  let text = ''
+  socket.setEncoding('latin1')
+  socket.on('data', (chunk: string) => { text += chunk })
+  socket.on('error', () => {})
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+  t.teardown(() => { socket.destroy() })
+  return { socket, text: () => text, closed }
+}
+
+/** Connects and resolves, or rejects with the connection error (ECONNREFUSED once a server closed). */
+export function tryConnect (port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' })
+    socket.once('connect', () => { socket.destroy(); resolve() })
+    socket.once('error', reject)
+  })
 }

@@ -1,0 +1,149 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type RawServerBase } from 'fastify'
+import type { ServerOptions as HttpServerOptions } from 'node:http'
+import type { SecureServerOptions } from 'node:http2'
+import type { ServerOptions as HttpsServerOptions } from 'node:https'
+import type { LogController } from 'fastify'
+import type { StreamingWsgiApp, WsgiApp } from '../types/protocol.js'
+import { fastifyWsgi } from './index.js'
+import { invalid, type FastifyWsgiOptions, type WsgiRunOptions } from './options.js'
+import { serverLifecycle } from './lifecycle.js'
+
+/** Options of `makeServer`: where to listen, how long a shutdown waits, and the plugin's and Fastify's options. */
+export interface ServeOptions extends WsgiRunOptions {
+  /** The address to listen on. Default `'127.0.0.1'` (wsgiref's `''` is `'0.0.0.0'` here). */
+  host?: string
+  /** The port. Default 8000; 0 picks a free port (read it with `server.addresses()`). */
+  port?: number
+  /**
+   * How long `close()` lets in-flight responses and uploads finish, in
+   * milliseconds, before it destroys the connections still open. Default 30000.
+   */
+  gracefulTimeout?: number
+  /** Serve HTTP/2 (over TLS with `https`). */
+  http2?: boolean
+  /** TLS options: HTTPS, or HTTP/2 over TLS with `http2: true`. */
+  https?: HttpsServerOptions | SecureServerOptions | null
+  /** Options of the `node:http` server. */
+  http?: HttpServerOptions | null
+}
+
+/** Every option of `makeServer`: ServeOptions and Fastify's server options (`logger`, timeouts...). */
+export type MakeServerOptions = ServeOptions & Omit<FastifyServerOptions, 'serverFactory'>
+
+/** The listening Fastify instance `makeServer` returns; `close()` is the graceful shutdown. */
+export type WsgiServer = FastifyInstance<RawServerBase>
+
+const DEFAULT_PORT = 8000
+const DEFAULT_GRACEFUL_TIMEOUT = 30_000
+
+/** Options that belong to the plugin; every other key is Fastify's. `bodyLimit` is Fastify's, and the plugin's default follows it. */
+const WSGI_OPTIONS = new Set(['serverSoftware', 'input', 'pathEncoding', 'dropUnderscoreHeaders', 'baseEnviron', 'multiprocess', 'validate'])
+
+/**
+ * wsgiref's `make_server(host, port, app).serve_forever()` on Fastify: a
+ * listening instance with `app` mounted at `/` for every method. `close()`
+ * is `shutdown()`: no new connections, in-flight responses finish (up to
+ * `gracefulTimeout`), then the remaining connections are destroyed.
+ */
+export function makeServer (app: WsgiApp, options?: MakeServerOptions & { input?: 'buffer' }): Promise<WsgiServer>
+export function makeServer (app: StreamingWsgiApp, options: MakeServerOptions & { input: 'stream' }): Promise<WsgiServer>
+export function makeServer (app: WsgiApp | StreamingWsgiApp, options: MakeServerOptions = {}): Promise<WsgiServer> {
+  return serveApp(app, options, undefined)
+}
+
+/** makeServer with a mount point: the CLI's `--prefix`. */
+export async function serveApp (app: unknown, options: MakeServerOptions, prefix: string | undefined): Promise<WsgiServer> {
+  const { host = '127.0.0.1', port = DEFAULT_PORT, gracefulTimeout = DEFAULT_GRACEFUL_TIMEOUT, ...rest } = options
+  if (!Number.isInteger(port) || port < 0 || port > 65535) invalid('port', 'an integer from 0 to 65535', port)
+  if (typeof gracefulTimeout !== 'number' || !(gracefulTimeout >= 0)) invalid('gracefulTimeout', 'a number of milliseconds >= 0', gracefulTimeout)
+  const wsgiOptions: Record<string, unknown> = { app, prefix }
+  // A request that still arrives once close() began (a connection accepted just before the
+  // listening socket closed, or a request pipelined behind a response in flight) is served,
+  // with Connection: close, rather than refused with 503: a graceful reload drops nothing.
+  const fastifyOptions: Record<string, unknown> = { logController: createAccessLog(), return503OnClosing: false }
+  for (const [key, value] of Object.entries(rest)) {
+    if (WSGI_OPTIONS.has(key)) wsgiOptions[key] = value
+    else fastifyOptions[key] = value
+  }
+  const fastify = Fastify(fastifyOptions) as unknown as FastifyInstance
+  try {
+    destroyConnectionsAfter(fastify, gracefulTimeout)
+    await fastify.register(fastifyWsgi, wsgiOptions as FastifyWsgiOptions)
+    await fastify.listen({ host, port })
+  } catch (err) {
+    await fastify.close()
+    throw err
+  }
+  return fastify as unknown as WsgiServer
+}
+
+/**
+ * Fastify's close() (with the plugin's lifecycle) stops accepting, closes
+ * idle connections and HTTP/2 sessions gracefully, then waits for every
+ * in-flight response, however long it takes. This bounds the wait: once `timeout` ms have passed, the
+ * connections still open are destroyed (an app body still gets close(): the
+ * handler sees the client gone).
+ */
+function destroyConnectionsAfter (fastify: FastifyInstance, timeout: number): void {
+  const server = fastify.server as RawServerBase
+  const { sessions } = serverLifecycle(fastify)
+  fastify.addHook('preClose', function startGracefulTimeout (done) {
+    const timer = setTimeout(() => {
+      fastify.log.warn({ gracefulTimeout: timeout }, 'graceful shutdown timed out: destroying the connections still open')
+      if ('closeAllConnections' in server) server.closeAllConnections()
+      for (const session of sessions) session.destroy()
+    }, timeout)
+    server.once('close', () => clearTimeout(timer))
+    done()
+  })
+}
+
+/** Bytes already written on each HTTP/1.x connection, to tell one response's share. */
+const connectionBytes = new WeakMap<object, number>()
+
+/**
+ * Bytes of this response: on HTTP/1.x, what went out on the connection since
+ * its previous response (status line, headers and body, as nginx's
+ * $bytes_sent: responses on a connection are sequential); on HTTP/2, whose
+ * streams share a connection, the Content-Length if there was one.
+ */
+function responseBytes (request: FastifyRequest, reply: FastifyReply): number | undefined {
+  if (request.raw.httpVersionMajor !== 1) {
+    const length = reply.raw.getHeader('content-length')
+    return length === undefined ? undefined : Number(length)
+  }
+  const socket = request.raw.socket
+  const before = connectionBytes.get(socket) ?? 0
+  connectionBytes.set(socket, socket.bytesWritten)
+  return socket.bytesWritten - before
+}
+
+type AccessLog = LogController
+let AccessLogClass: (new () => AccessLog) | undefined
+
+/**
+ * The access log: Fastify's two lines per request ("incoming request", then
+ * "request completed" with the status and time) become one, written when the
+ * response is over, with the method, url, status, bytes and time; the request
+ * id comes with request.log. Every other line of Fastify's stays, errors included.
+ * The class is made on first use: Fastify exports LogController since 5.10,
+ * and the plugin itself must still load on any Fastify 5.
+ */
+export function createAccessLog (): AccessLog {
+  AccessLogClass ??= class AccessLog extends (Fastify as unknown as { LogController: typeof LogController }).LogController {
+    incomingRequest (): void {}
+
+    requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+      const line = {
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        bytes: responseBytes(request, reply),
+        responseTime: reply.elapsedTime
+      }
+      if (error == null) request.log.info(line, 'request completed')
+      else request.log.error({ ...line, err: error }, 'request errored')
+    }
+  }
+  return new AccessLogClass()
+}

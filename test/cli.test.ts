@@ -1,0 +1,149 @@
+// The fastify-wsgi CLI in one process, spawned as a user runs it (the compiled dist/lib/cli.js), over real sockets.
+import { test } from 'tap'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { openConnection, waitFor } from './helpers/server.js'
+import { dir, get, listening, modules, runCli, sleep } from './helpers/cli.js'
+
+const bounded = { timeout: 30_000 }
+
+test('--help lists every option and exits 0', bounded, async (t) => {
+  const cli = runCli(t, ['--help'])
+  t.same(await cli.exited, { code: 0, signal: null })
+  for (const flag of ['--host', '--port', '--workers', '--input', '--prefix', '--graceful-timeout', '--log-level', '--help', 'SIGHUP', 'SIGTERM']) {
+    t.match(cli.stdout(), flag)
+  }
+})
+
+test('serves the default export at / and prints the URL; --prefix mounts it as SCRIPT_NAME', bounded, async (t) => {
+  const cli = runCli(t, ['--port', '0', modules.app])
+  const url = await listening(cli)
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  const answer = await get(`${url}/some/path`, { method: 'POST' }, 'abc')
+  t.equal(answer.text, `${cli.child.pid} |/some/path 3 false`, 'served by this process, not multiprocess')
+  const prefixed = runCli(t, ['--port', '0', '--prefix', '/legacy', '--input', 'stream', `${modules.app}:named`])
+  const prefixedUrl = await listening(prefixed)
+  t.equal((await get(`${prefixedUrl}/legacy/x`)).text, 'named')
+  t.equal((await get(`${prefixedUrl}/elsewhere`)).status, 404, 'nothing outside the prefix')
+  const ipv6 = runCli(t, ['--host', '::1', '--port', '0', modules.app])
+  const ipv6Url = await listening(ipv6)
+  t.match(ipv6Url, /^http:\/\/\[::1\]:\d+$/, 'an IPv6 address in brackets')
+  t.match((await get(`${ipv6Url}/v6`)).text, '|/v6 0')
+})
+
+test('export resolution: :name, then default, then app; a CommonJS module.exports', bounded, async (t) => {
+  for (const [spec, expected] of [[`${modules.app}:named`, 'named'], [modules.appOnly, 'app export'], [modules.commonjs, 'commonjs']]) {
+    const cli = runCli(t, ['--port', '0', '--log-level', 'silent', spec])
+    t.equal((await get(`${await listening(cli)}/`)).text, expected, spec)
+  }
+})
+
+test('access log: one line per request at info; app errors with their stack at error', bounded, async (t) => {
+  const cli = runCli(t, ['--port', '0', modules.app])
+  const url = await listening(cli)
+  await get(`${url}/logged?q=1`)
+  t.equal((await get(`${url}/error`)).status, 500)
+  await waitFor(() => cli.stdout().split('\n').filter((line) => line.includes('"request completed"')).length === 2)
+  const records = cli.stdout().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
+  const access = records.filter((record) => record.msg === 'request completed')
+  t.match(access, [
+    { level: 30, method: 'GET', url: '/logged?q=1', statusCode: 200, bytes: Number, responseTime: Number, reqId: String },
+    { level: 30, method: 'GET', url: '/error', statusCode: 500 }
+  ])
+  t.notOk(records.some((record) => record.msg === 'incoming request'), 'one line, not two')
+  const error = records.find((record) => record.level === 50)
+  t.match(error?.err?.stack, /boom from the app/)
+  t.equal(error?.reqId, access[1].reqId)
+})
+
+test('--log-level warn: no access lines', bounded, async (t) => {
+  const cli = runCli(t, ['--port', '0', '--log-level', 'warn', modules.app])
+  await get(`${await listening(cli)}/quiet`)
+  await sleep(100)
+  t.notMatch(cli.stdout(), 'request completed')
+})
+
+test('bad input: one line on stderr and exit code 2', bounded, async (t) => {
+  const blocker = createNetServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => blocker.close())
+  const busy = String((blocker.address() as AddressInfo).port)
+  const typeScript = Boolean((process.features as { typescript?: unknown }).typescript)
+  const cases: Array<[string, string[], RegExp]> = [
+    ['missing file', [join(dir, 'missing.mjs')], /cannot find the module .*missing\.mjs/],
+    ['missing export', [`${modules.app}:nope`], /has no export named "nope"/],
+    ['no default and no app', [modules.noApp], /has no export named "default" or "app"/],
+    ['export not a function', [`${modules.app}:notAFunction`], /the export "notAFunction" is number 42, not a WSGI app function/],
+    ['module that throws at import', [modules.throws], /cannot import .*throws\.mjs: broken at import/],
+    ['port in use', ['--port', busy, modules.app], new RegExp(`cannot listen on http://127\\.0\\.0\\.1:${busy}: .*EADDRINUSE`)],
+    ['port in use, with workers', ['--port', busy, '--workers', '2', modules.app], /cannot listen on .*EADDRINUSE/],
+    ['unknown flag', ['--colour', 'red', modules.app], /Unknown option '--colour'; see --help/],
+    ['flag without value', [modules.app, '--port'], /Option '--port <value>' argument missing/],
+    ['port not a number', ['--port', 'http', modules.app], /--port: expected an integer from 0 to 65535, got "http"/],
+    ['port too large', ['--port', '70000', modules.app], /--port: expected an integer/],
+    ['workers zero', ['--workers', '0', modules.app], /--workers: expected an integer from 1 to 1024, got "0"/],
+    ['input mode', ['--input', 'lines', modules.app], /--input: expected buffer or stream, got "lines"/],
+    ['log level', ['--log-level', 'loud', modules.app], /--log-level: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
+    ['prefix', ['--prefix', 'legacy', modules.app], /--prefix: expected a path starting with \/, got "legacy"/],
+    ['graceful timeout', ['--graceful-timeout', '5s', modules.app], /--graceful-timeout: expected a number of seconds, got "5s"/],
+    ['no module', [], /expected one module \(path\/to\/app\.mjs\[:export\]\), got 0/],
+    ['two modules', [modules.app, modules.appOnly], /expected one module .*, got 2/]
+  ]
+  if (!typeScript) cases.push(['TypeScript on a Node without type stripping', [modules.typescript], /cannot import .*typed\.ts: Node\.js v\d+.* does not strip TypeScript types; compile it to JavaScript/])
+  // Four at a time: each case is a Node process starting up.
+  for (let i = 0; i < cases.length; i += 4) {
+    await Promise.all(cases.slice(i, i + 4).map(async ([name, args, message]) => {
+      const cli = runCli(t, args)
+      t.same(await cli.exited, { code: 2, signal: null }, `${name}: exit code 2`)
+      const lines = cli.stderr().split('\n').filter((line) => line !== '')
+      t.equal(lines.length, 1, `${name}: one line`)
+      t.match(lines[0], /^fastify-wsgi: /, name)
+      t.match(lines[0], message, name)
+      t.notMatch(cli.stdout(), 'listening on', `${name}: never listened`)
+    }))
+  }
+})
+
+test('SIGTERM during a slow streamed response: it completes, the body closes, exit 0', bounded, async (t) => {
+  const cli = runCli(t, ['--port', '0', modules.app])
+  const url = await listening(cli)
+  const response = get(`${url}/slow`)
+  await sleep(100)
+  cli.child.kill('SIGTERM')
+  await sleep(50)
+  cli.child.kill('SIGINT')
+  t.equal((await response).text, 'line 0\nline 1\nline 2\nline 3\nline 4\n', 'a second signal (Ctrl-C) does not cut it short')
+  t.same(await cli.exited, { code: 0, signal: null })
+  t.match(cli.stderr(), 'closed /slow')
+})
+
+test('SIGTERM during an upload: it completes and is answered, the body closes, exit 0', bounded, async (t) => {
+  const cli = runCli(t, ['--port', '0', modules.app])
+  const { port } = new URL(await listening(cli))
+  const connection = openConnection(t, Number(port))
+  connection.socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n')
+  connection.socket.write(Buffer.alloc(10000, 'a'))
+  await sleep(100)
+  cli.child.kill('SIGTERM')
+  await sleep(200)
+  connection.socket.write(Buffer.alloc(10000, 'b'))
+  await connection.closed
+  t.match(connection.text(), /^HTTP\/1\.1 200 OK\r\n/)
+  t.match(connection.text(), /connection: close/i)
+  t.ok(connection.text().endsWith(`${cli.child.pid} |/upload 20000 false`))
+  t.same(await cli.exited, { code: 0, signal: null })
+  t.match(cli.stderr(), 'closed /upload')
+})
+
+test('--graceful-timeout: a response still running after it is cut off, its body still closed, exit 0', bounded, async (t) => {
+  const cli = runCli(t, ['--port', '0', '--graceful-timeout', '0.2', modules.app])
+  const url = await listening(cli)
+  const response = get(`${url}/slow`).catch((err: Error) => err)
+  await sleep(100)
+  const signalled = Date.now()
+  cli.child.kill('SIGTERM')
+  t.same(await cli.exited, { code: 0, signal: null })
+  t.ok(Date.now() - signalled < 600, 'stopped after about 0.2 s, before the 0.75 s response ended')
+  t.type(await response, Error, 'the client saw the response cut off')
+  t.match(cli.stderr(), 'closed /slow')
+})

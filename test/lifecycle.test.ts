@@ -1,0 +1,149 @@
+// fastify.close() with responses and uploads in flight, and keep-alive reuse, over real sockets.
+import { test } from 'tap'
+import { connect as connectHttp2 } from 'node:http2'
+import type { AnyWsgiInput, Environ, StreamingWsgiApp, WsgiApp } from '../lib/index.js'
+import type { AddressInfo } from 'node:net'
+import fastifyWsgi from '../lib/index.js'
+import { createServer, listenWithMount, openConnection, tryConnect, waitFor } from './helpers/server.js'
+
+const bounded = { timeout: 10_000 }
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A body of `count` lines, one every `delayMs`, whose close() is recorded by path. */
+function slowBody (environ: Environ<AnyWsgiInput>, count: number, delayMs: number, closed: string[]): AsyncIterable<string> & { close: () => void } {
+  return {
+    async * [Symbol.asyncIterator] () {
+      for (let i = 0; i < count; i++) {
+        yield `line ${i}\n`
+        await sleep(delayMs)
+      }
+    },
+    close () { closed.push(environ.PATH_INFO) }
+  }
+}
+
+function streamingApp (closed: string[]): WsgiApp {
+  return (environ, startResponse) => {
+    startResponse('200 OK', [['Content-Type', 'text/plain']])
+    return slowBody(environ, 5, 100, closed)
+  }
+}
+
+const CHUNKED_END = '0\r\n\r\n'
+
+for (const how of ['mount', 'reply.wsgi'] as const) {
+  test(`close() lets a streamed response on a keep-alive connection finish, then closes the connection and resolves (${how})`, bounded, async (t) => {
+    const closed: string[] = []
+    const app = streamingApp(closed)
+    const { fastify } = createServer(t)
+    if (how === 'mount') {
+      await fastify.register(fastifyWsgi, { app, validate: true })
+    } else {
+      await fastify.register(fastifyWsgi, { validate: true })
+      fastify.get('/*', (_request, reply) => reply.wsgi(app))
+    }
+    await fastify.listen({ port: 0, host: '127.0.0.1' })
+    const port = (fastify.server.address() as AddressInfo).port
+    const connection = openConnection(t, port)
+    connection.socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n')
+    await waitFor(() => connection.text().includes('line 0'))
+    const started = Date.now()
+    const closing = fastify.close()
+    await waitFor(() => !fastify.server.listening)
+    await t.rejects(tryConnect(port), { code: 'ECONNREFUSED' }, 'no new connections once close() began')
+    await closing
+    t.ok(Date.now() - started < 3000, 'close() resolves once the response ended, not after keepAliveTimeout')
+    await connection.closed
+    t.ok(connection.text().endsWith(`line 4\n\r\n${CHUNKED_END}`), 'the whole body, with its last chunk')
+    t.match(connection.text(), /connection: keep-alive/i, 'the response started before close()')
+    t.same(closed, ['/slow'], 'the body closed exactly once')
+  })
+}
+
+for (const input of ['buffer', 'stream'] as const) {
+  test(`close() lets an upload in flight finish and be answered with Connection: close (input: ${input})`, bounded, async (t) => {
+    const closed: string[] = []
+    const echoLength: StreamingWsgiApp = async (environ, startResponse) => {
+      const body = await environ['wsgi.input'].read()
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
+      return Object.assign([`got ${body.length} bytes`], { close () { closed.push(environ.PATH_INFO) } })
+    }
+    const bufferedEcho: WsgiApp = (environ, startResponse) => {
+      const body = environ['wsgi.input'].read()
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
+      return Object.assign([`got ${body.length} bytes`], { close () { closed.push(environ.PATH_INFO) } })
+    }
+    const { fastify, port } = input === 'stream'
+      ? await listenWithMount(t, { input, app: echoLength })
+      : await listenWithMount(t, { input, app: bufferedEcho })
+    const connection = openConnection(t, port)
+    connection.socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n')
+    connection.socket.write(Buffer.alloc(10000, 'a'))
+    await sleep(50)
+    const closing = fastify.close()
+    await sleep(100)
+    connection.socket.write(Buffer.alloc(10000, 'b'))
+    await closing
+    await connection.closed
+    t.match(connection.text(), /^HTTP\/1\.1 200 OK\r\n/)
+    t.match(connection.text(), /connection: close/i, 'the client is told the connection ends')
+    t.ok(connection.text().endsWith('got 20000 bytes'))
+    t.same(closed, ['/upload'], 'the body closed exactly once')
+  })
+}
+
+test('close() lets an HTTP/2 stream in flight finish, then resolves', bounded, async (t) => {
+  const closed: string[] = []
+  const { fastify } = createServer(t, { http2: true })
+  await fastify.register(fastifyWsgi, { app: streamingApp(closed), validate: true })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const session = connectHttp2(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`)
+  t.teardown(() => session.destroy())
+  const stream = session.request({ ':path': '/h2' })
+  let body = ''
+  stream.setEncoding('utf8')
+  stream.on('data', (chunk: string) => { body += chunk })
+  const ended = new Promise((resolve) => stream.once('end', resolve))
+  await waitFor(() => body.includes('line 0'))
+  await fastify.close()
+  await ended
+  t.equal(body, 'line 0\nline 1\nline 2\nline 3\nline 4\n')
+  t.same(closed, ['/h2'])
+})
+
+test('keep-alive: streamed responses of a mounted app reuse one connection', bounded, async (t) => {
+  const closed: string[] = []
+  const { port } = await listenWithMount(t, {
+    app: (environ, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']])
+      return slowBody(environ, 2, 1, closed)
+    }
+  })
+  const connection = openConnection(t, port)
+  for (const path of ['/a', '/b', '/c']) {
+    const before = connection.text().length
+    connection.socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`)
+    await waitFor(() => connection.text().slice(before).endsWith(CHUNKED_END))
+  }
+  t.equal(connection.text().split('HTTP/1.1 200 OK').length, 4, 'three responses on one connection')
+  t.equal(connection.socket.destroyed, false, 'the connection is still open')
+  t.same(closed, ['/a', '/b', '/c'])
+})
+
+test('close(): a request pipelined behind a response in flight is answered 503 with Connection: close, without running the app', bounded, async (t) => {
+  const closed: string[] = []
+  const { fastify, port } = await listenWithMount(t, { app: streamingApp(closed) })
+  const connection = openConnection(t, port)
+  connection.socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n')
+  await waitFor(() => connection.text().includes('line 0'))
+  const closing = fastify.close()
+  await waitFor(() => !fastify.server.listening)
+  connection.socket.write('POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n')
+  await closing
+  await connection.closed
+  const [first, second] = connection.text().split(CHUNKED_END)
+  t.ok(first.endsWith('line 4\n\r\n'), 'the first response is whole')
+  t.match(second, /^HTTP\/1\.1 503 Service Unavailable\r\n/, 'Fastify refuses the second (return503OnClosing)')
+  t.match(second, /\r\nconnection: close\r\n/i)
+  t.same(closed, ['/first'], 'the app ran for the first request only')
+})
