@@ -1,40 +1,20 @@
 // fastify.close() with responses and uploads in flight, and keep-alive reuse, over real sockets.
 import { test } from 'tap'
 import { connect as connectHttp2 } from 'node:http2'
-import type { AnyWsgiInput, Environ, StreamingWsgiApp, WsgiApp } from '../lib/index.js'
+import type { StreamingWsgiApp, WsgiApp } from '../lib/index.js'
 import type { AddressInfo } from 'node:net'
 import fastifyWsgi from '../lib/index.js'
+import { linesApp, sleep } from './fixtures/apps.js'
 import { createServer, listenWithMount, openConnection, tryConnect, waitFor } from './helpers/server.js'
 
 const bounded = { timeout: 10_000 }
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** A body of `count` lines, one every `delayMs`, whose close() is recorded by path. */
-function slowBody (environ: Environ<AnyWsgiInput>, count: number, delayMs: number, closed: string[]): AsyncIterable<string> & { close: () => void } {
-  return {
-    async * [Symbol.asyncIterator] () {
-      for (let i = 0; i < count; i++) {
-        yield `line ${i}\n`
-        await sleep(delayMs)
-      }
-    },
-    close () { closed.push(environ.PATH_INFO) }
-  }
-}
-
-function streamingApp (closed: string[]): WsgiApp {
-  return (environ, startResponse) => {
-    startResponse('200 OK', [['Content-Type', 'text/plain']])
-    return slowBody(environ, 5, 100, closed)
-  }
-}
 
 const CHUNKED_END = '0\r\n\r\n'
 
 for (const how of ['mount', 'reply.wsgi'] as const) {
   test(`close() lets a streamed response on a keep-alive connection finish, then closes the connection and resolves (${how})`, bounded, async (t) => {
     const closed: string[] = []
-    const app = streamingApp(closed)
+    const app = linesApp(5, 100, closed)
     const { fastify } = createServer(t)
     if (how === 'mount') {
       await fastify.register(fastifyWsgi, { app, validate: true })
@@ -95,7 +75,7 @@ for (const input of ['buffer', 'stream'] as const) {
 test('close() lets an HTTP/2 stream in flight finish, then resolves', bounded, async (t) => {
   const closed: string[] = []
   const { fastify } = createServer(t, { http2: true })
-  await fastify.register(fastifyWsgi, { app: streamingApp(closed), validate: true })
+  await fastify.register(fastifyWsgi, { app: linesApp(5, 100, closed), validate: true })
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const session = connectHttp2(`http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`)
   t.teardown(() => session.destroy())
@@ -114,10 +94,7 @@ test('close() lets an HTTP/2 stream in flight finish, then resolves', bounded, a
 test('keep-alive: streamed responses of a mounted app reuse one connection', bounded, async (t) => {
   const closed: string[] = []
   const { port } = await listenWithMount(t, {
-    app: (environ, startResponse) => {
-      startResponse('200 OK', [['Content-Type', 'text/plain']])
-      return slowBody(environ, 2, 1, closed)
-    }
+    app: linesApp(2, 1, closed)
   })
   const connection = openConnection(t, port)
   for (const path of ['/a', '/b', '/c']) {
@@ -132,7 +109,7 @@ test('keep-alive: streamed responses of a mounted app reuse one connection', bou
 
 test('close(): a request pipelined behind a response in flight is answered 503 with Connection: close, without running the app', bounded, async (t) => {
   const closed: string[] = []
-  const { fastify, port } = await listenWithMount(t, { app: streamingApp(closed) })
+  const { fastify, port } = await listenWithMount(t, { app: linesApp(5, 100, closed) })
   const connection = openConnection(t, port)
   connection.socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n')
   await waitFor(() => connection.text().includes('line 0'))

@@ -3,34 +3,18 @@ import { test, type Test } from 'tap'
 import { connect as connectHttp2 } from 'node:http2'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { request } from 'undici'
-import { makeServer, type AnyWsgiInput, type Environ, type MakeServerOptions, type StreamingWsgiApp, type WsgiApp, type WsgiServer } from '../lib/index.js'
+import { makeServer, type MakeServerOptions, type StreamingWsgiApp, type WsgiApp, type WsgiServer } from '../lib/index.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { createAccessLog } from '../lib/serve.js'
+import { linesApp } from './fixtures/apps.js'
 import { logCollector, openConnection, parseHead, rawExchange, waitFor, type LogRecord } from './helpers/server.js'
 
 const bounded = { timeout: 10_000 }
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 const describe: WsgiApp = (environ, startResponse) => {
   const body = environ['wsgi.input'].read()
   startResponse('200 OK', [['Content-Type', 'text/plain']])
   return [`${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}|${environ.PATH_INFO}?${environ.QUERY_STRING} ${body.length}`]
-}
-
-/** Lines every `delayMs` until `count` (Infinity: until the client goes), close() recorded. */
-function linesApp (count: number, delayMs: number, closed: string[]): WsgiApp {
-  return (environ: Environ<AnyWsgiInput>, startResponse) => {
-    startResponse('200 OK', [['Content-Type', 'text/plain']])
-    return {
-      async * [Symbol.asyncIterator] () {
-        for (let i = 0; i < count; i++) {
-          yield `line ${i}\n`
-          await sleep(delayMs)
-        }
-      },
-      close () { closed.push(environ.PATH_INFO) }
-    }
-  }
 }
 
 function portOf (server: WsgiServer): number {
