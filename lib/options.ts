@@ -36,6 +36,11 @@ export interface WsgiRunOptions {
   onSendHooks?: boolean
 }
 
+/** The names of WsgiRunOptions but bodyLimit (whose default is Fastify's own option): what makeServer hands the plugin. */
+export const PLUGIN_ONLY_OPTIONS: ReadonlySet<string> = new Set<keyof WsgiRunOptions>([
+  'serverSoftware', 'input', 'pathEncoding', 'dropUnderscoreHeaders', 'baseEnviron', 'multiprocess', 'validate', 'onSendHooks'
+])
+
 interface MountOptions extends WsgiRunOptions {
   /** Fastify's route prefix: the mount point, and the app's SCRIPT_NAME. */
   prefix?: string

@@ -5,7 +5,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import type { LogController } from 'fastify'
 import type { StreamingWsgiApp, WsgiApp } from '../types/protocol.js'
 import { fastifyWsgi } from './index.js'
-import { invalid, type FastifyWsgiOptions, type WsgiRunOptions } from './options.js'
+import { invalid, PLUGIN_ONLY_OPTIONS, type FastifyWsgiOptions, type WsgiRunOptions } from './options.js'
 import { serverLifecycle } from './lifecycle.js'
 
 /** Options of `makeServer`: where to listen, how long a shutdown waits, and the plugin's and Fastify's options. */
@@ -36,9 +36,6 @@ export type WsgiServer = FastifyInstance<RawServerBase>
 const DEFAULT_PORT = 8000
 const DEFAULT_GRACEFUL_TIMEOUT = 30_000
 
-/** Options that belong to the plugin; every other key is Fastify's. `bodyLimit` is Fastify's, and the plugin's default follows it. */
-const WSGI_OPTIONS = new Set(['serverSoftware', 'input', 'pathEncoding', 'dropUnderscoreHeaders', 'baseEnviron', 'multiprocess', 'validate'])
-
 /**
  * wsgiref's `make_server(host, port, app).serve_forever()` on Fastify: a
  * listening instance with `app` mounted at `/` for every method. `close()`
@@ -62,7 +59,8 @@ export async function serveApp (app: unknown, options: MakeServerOptions, prefix
   // with Connection: close, rather than refused with 503: a graceful reload drops nothing.
   const fastifyOptions: Record<string, unknown> = { logController: createAccessLog(), return503OnClosing: false }
   for (const [key, value] of Object.entries(rest)) {
-    if (WSGI_OPTIONS.has(key)) wsgiOptions[key] = value
+    // The plugin's options go to the plugin; every other key is Fastify's (bodyLimit too: the plugin's default follows it).
+    if (PLUGIN_ONLY_OPTIONS.has(key)) wsgiOptions[key] = value
     else fastifyOptions[key] = value
   }
   const fastify = Fastify(fastifyOptions) as unknown as FastifyInstance

@@ -209,6 +209,10 @@ test('invalid options are refused with FST_WSGI_INVALID_OPTION, naming the value
   await t.rejects(makeServer(describe, { port: 0, gracefulTimeout: -1 }), { code: 'FST_WSGI_INVALID_OPTION', message: /"gracefulTimeout"/ })
   await t.rejects(makeServer(describe, { port: 0, gracefulTimeout: '5' as unknown as number }), { code: 'FST_WSGI_INVALID_OPTION' })
   await t.rejects(makeServer('not an app' as unknown as WsgiApp, { port: 0 }), { code: 'FST_WSGI_INVALID_OPTION', message: /"app"/ })
+  // Every plugin option reaches the plugin, which validates it.
+  for (const name of ['serverSoftware', 'input', 'pathEncoding', 'dropUnderscoreHeaders', 'baseEnviron', 'multiprocess', 'validate', 'onSendHooks']) {
+    await t.rejects(makeServer(describe, { port: 0, [name]: 42 }), { code: 'FST_WSGI_INVALID_OPTION', message: new RegExp(`"${name}"`) }, name)
+  }
 })
 
 test('a port in use rejects with EADDRINUSE', bounded, async (t) => {
