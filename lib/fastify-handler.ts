@@ -292,7 +292,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   /** Before any header was sent, the error goes to Fastify's error handler (setErrorHandler applies). */
   protected errorOutput (err: Error): void {
     this.errors.flush()
-    if (this.mustCloseForUnreadBody()) this.reply.header('connection', 'close')
+    if (this.mustCloseConnection()) this.reply.header('connection', 'close')
     this.reply.send(err)
     this.streamInput?.discardRest()
   }

@@ -72,6 +72,24 @@ for (const input of ['buffer', 'stream'] as const) {
   })
 }
 
+test('close() while an app is still working: its error response closes the connection, and close() resolves at once', bounded, async (t) => {
+  const { fastify, port } = await listenWithMount(t, {
+    app: async () => {
+      await sleep(200)
+      throw new Error('the backend went away')
+    }
+  })
+  const connection = openConnection(t, port)
+  connection.socket.write('GET /work HTTP/1.1\r\nHost: x\r\n\r\n')
+  await sleep(50)
+  const started = Date.now()
+  await fastify.close()
+  t.ok(Date.now() - started < 3000, 'close() resolves once the error response went out, not after keepAliveTimeout')
+  await connection.closed
+  t.match(connection.text(), /^HTTP\/1\.1 500 /)
+  t.match(connection.text(), /connection: close/i, 'the client is told the connection ends')
+})
+
 test('close() lets an HTTP/2 stream in flight finish, then resolves', bounded, async (t) => {
   const closed: string[] = []
   const { fastify } = createServer(t, { http2: true })
