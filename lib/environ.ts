@@ -177,7 +177,8 @@ const SIGNAL_PROPERTY: PropertyDescriptor = {
  */
 function serverProtocol (raw: FastifyRequest['raw']): string {
   const version = raw.httpVersion
-  if (version === '1.1' || version === '1.0') return 'HTTP/' + version
+  if (version === '1.1') return 'HTTP/1.1'
+  if (version === '1.0') return 'HTTP/1.0'
   if (version === '2.0' && (raw as { stream?: unknown }).stream !== undefined) return 'HTTP/2.0'
   throw new FST_WSGI_BAD_REQUEST(`the request line says HTTP/${version}, but the connection speaks HTTP/1.x`)
 }
