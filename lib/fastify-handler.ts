@@ -466,8 +466,9 @@ function startHandler (request: FastifyRequest, reply: FastifyReply, app: WsgiAp
   }
   const pending = handler.run(app)
   if (!settings.onSendHooks) return pending
-  // reply.send finishes later (onSend hooks may be async): resolving before would let Fastify send again.
-  return pending === undefined ? responseEnd(reply) : pending.then(() => responseEnd(reply))
+  // reply.send may finish later (onSend hooks can be async): resolving before would let Fastify send again.
+  if (pending === undefined) return reply.sent ? undefined : responseEnd(reply)
+  return pending.then(() => reply.sent ? undefined : responseEnd(reply))
 }
 
 /** Resolves when Fastify is done with the reply: sent, hijacked, or its connection gone. */
