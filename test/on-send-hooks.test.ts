@@ -4,6 +4,7 @@ import { test } from 'tap'
 import { request } from 'undici'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { connect } from 'node:net'
+import type { FastifyInstance } from 'fastify'
 import fastifyCompress from '@fastify/compress'
 import fastifyEtag from '@fastify/etag'
 import fastifyWsgi, { type WsgiApp } from '../lib/index.js'
@@ -16,6 +17,14 @@ const LINES = Array.from({ length: 64 }, (_, i) => `line ${i} ${'x'.repeat(100)}
 const streamed: WsgiApp = (_environ, startResponse) => {
   startResponse('200 OK', TEXT)
   return (function * () { yield * LINES })()
+}
+
+/** An onSend hook that holds the response back a while, as compression can: Fastify writes nothing meanwhile. */
+function addSlowOnSendHook (fastify: FastifyInstance): void {
+  fastify.addHook('onSend', async (_request, _reply, payload) => {
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    return payload
+  })
 }
 
 test('an onSend hook sees a one-chunk body as a Buffer and may replace it; Content-Length follows', async (t) => {
@@ -201,11 +210,8 @@ test('onSendHooks: HEAD keeps Content-Length and sends no body; 204 and 304 send
 test('onSendHooks: an error before the response gets the error handler; after bytes went out, an incomplete response', async (t) => {
   const { fastify, logs } = createServer(t)
   fastify.setErrorHandler(async (err: Error, _request, reply) => { await reply.code(503).send({ handled: err.message }) })
-  // A slow onSend hook (as compression can be): the body fails while nothing of it is on the wire yet.
-  fastify.addHook('onSend', async (_request, _reply, payload) => {
-    await new Promise((resolve) => setTimeout(resolve, 30))
-    return payload
-  })
+  // The body fails while nothing of it is on the wire yet.
+  addSlowOnSendHook(fastify)
   await fastify.register(fastifyWsgi, {
     onSendHooks: true,
     input: 'buffer',
@@ -345,10 +351,7 @@ test('onSendHooks: a HEAD response failing after its headers (close() throws) en
 
 test('onSendHooks: a body cut at its Content-Length while an onSend hook still holds the headers gets Connection: close', async (t) => {
   const { fastify } = createServer(t)
-  fastify.addHook('onSend', async (_request, _reply, payload) => {
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    return payload
-  })
+  addSlowOnSendHook(fastify)
   await fastify.register(fastifyWsgi, {
     onSendHooks: true,
     input: 'buffer',
