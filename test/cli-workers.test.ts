@@ -3,7 +3,7 @@ import { test } from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { waitFor } from './helpers/server.js'
-import { dir, get, listening, modules, pidOf, runCli, sleep, trackPids } from './helpers/cli.js'
+import { dir, get, gone, listening, modules, pidOf, runCli, sleep, trackPids } from './helpers/cli.js'
 
 // Each test boots several processes, on a machine that may be busy.
 const clustered = { timeout: 60_000 }
@@ -83,7 +83,7 @@ test('SIGHUP under load: every worker is replaced and no request fails', cluster
   cli.child.kill('SIGHUP')
   await waitFor(() => after.size >= 2, 15_000)
   // The old workers are gone once only new ones answer.
-  await waitFor(() => [...before].every((pid) => { try { process.kill(pid, 0); return false } catch { return true } }), 10_000)
+  await waitFor(() => [...before].every(gone), 10_000)
   const answeredAfterReload = answered
   await waitFor(() => answered > answeredAfterReload + 50, 5000)
   load.running = false
@@ -112,13 +112,16 @@ test('two SIGHUPs in a row: a worker still finishing a response is not replaced 
   cli.child.kill('SIGHUP')
   await waitFor(() => cli.stdout().split('fastify-wsgi: reloaded').length === 3, 30_000)
   t.equal(cli.stdout().split('fastify-wsgi: reloaded').length, 3, 'two reloads done')
+  const reported = [...cli.stdout().matchAll(/fastify-wsgi: reloaded \(workers ([\d, ]+)\)/g)].map((match) => match[1].split(', ').map(Number))
+  // The workers the first reload started and the second replaced may take a last connection
+  // while their SIGTERM is on its way: count the workers that serve once those have exited.
+  await waitFor(() => reported[0].filter((pid) => !reported[1].includes(pid)).every(gone), 10_000)
   // 2 workers, or 3 if the second reload had replaced the retiring one, still alive, again.
   const answering = new Set<number>()
   for (let i = 0; i < 40; i++) answering.add(pidOf((await get(`${url}/pid`)).text))
   for (const pid of answering) pids.add(pid)
   t.equal(answering.size, 2, 'two workers serve')
   for (const pid of answering) t.notOk(old.has(pid), 'new workers only')
-  const reported = [...cli.stdout().matchAll(/fastify-wsgi: reloaded \(workers ([\d, ]+)\)/g)].map((match) => match[1].split(', ').map(Number))
   t.same(reported[1].sort(), [...answering].sort(), 'the second reload names the workers that serve')
   writeFileSync(release, '')
   t.match((await held).text, /^\.+released$/, 'the held response completed')

@@ -130,4 +130,14 @@ export function trackPids (t: Test): Set<number> {
 
 export const pidOf = (text: string): number => Number(text.split(' ')[0])
 
+/** Whether the process has exited. */
+export function gone (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch {
+    return true
+  }
+}
+
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm test does)`)
