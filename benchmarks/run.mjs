@@ -1,6 +1,6 @@
-// `npm run bench`: every contender in its own server process, autocannon driven from this
-// process, warm-up then measured runs, rounds interleaved (A B C … A B C …), medians reported
-// as a markdown table in benchmarks/RESULTS.md. `--quick` (CI): one short round over a subset,
+// `npm run bench`: every contender in its own server process (fresh every round), autocannon
+// driven from this process, warm-up then measured runs, rounds interleaved (A B C … A B C …),
+// medians reported as a markdown table in benchmarks/RESULTS.md. `--quick` (CI): one short round over a subset,
 // checking only that every contender answers correctly; it records nothing and judges no speed.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -42,13 +42,19 @@ const warmup = args.quick ? 0 : Number(args.warmup)
 
 async function startServer (contender) {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./servers.mjs', import.meta.url)), contender], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
   let output = ''
   for await (const chunk of child.stdout) {
     output += chunk
     const match = /READY (\d+)/.exec(output)
-    if (match) return { child, port: Number(match[1]) }
+    if (match) return { child, exited, port: Number(match[1]) }
   }
   throw new Error(`${contender} did not start`)
+}
+
+async function stopServers (servers) {
+  for (const { child } of servers) child.kill()
+  await Promise.all(servers.map(({ exited }) => exited))
 }
 
 async function cpuMicros (port) {
@@ -88,46 +94,51 @@ async function measure (contender, port, scenario) {
   }
 }
 
+/** The median over rounds of a contender's value relative to native's in the same round. */
+function pairedRatio (runs, contender, key) {
+  return median(runs[contender].map((run, round) => run[key] / runs.native[round][key]))
+}
+
 function table (runs) {
   const lines = []
   for (const scenario of scenarios) {
-    const stats = (contender, key) => median(runs[scenario.name][contender].map((run) => run[key]))
-    const native = contenders.includes('native') ? stats('native', 'rps') : NaN
-    const nativeCpu = contenders.includes('native') ? stats('native', 'cpuPerRequest') : NaN
+    const byContender = runs[scenario.name]
+    const stats = (contender, key) => median(byContender[contender].map((run) => run[key]))
+    const ratio = (contender, key) => contenders.includes('native') ? pairedRatio(byContender, contender, key) : NaN
     lines.push(`### ${scenario.name}${scenario.pipelining ? '' : ' (-c 50)'}`, '',
       '| contender | req/s | × native | p50 ms | p99 ms | MiB/s | CPU µs/req | × native CPU |',
       '|---|---|---|---|---|---|---|---|')
     for (const contender of contenders) {
-      const rps = stats(contender, 'rps')
-      const cpu = stats(contender, 'cpuPerRequest')
-      lines.push(`| ${contender} | ${rps.toFixed(0)} | ${(rps / native).toFixed(2)} | ${stats(contender, 'p50')} | ${stats(contender, 'p99')} | ${stats(contender, 'mibPerSecond').toFixed(1)} | ${cpu.toFixed(1)} | ${(cpu / nativeCpu).toFixed(2)} |`)
+      lines.push(`| ${contender} | ${stats(contender, 'rps').toFixed(0)} | ${ratio(contender, 'rps').toFixed(2)} | ${stats(contender, 'p50')} | ${stats(contender, 'p99')} | ${stats(contender, 'mibPerSecond').toFixed(1)} | ${stats(contender, 'cpuPerRequest').toFixed(1)} | ${ratio(contender, 'cpuPerRequest').toFixed(2)} |`)
     }
     lines.push('')
   }
   return lines.join('\n')
 }
 
-const servers = {}
-try {
-  for (const contender of contenders) servers[contender] = await startServer(contender)
-  const runs = Object.fromEntries(scenarios.map((scenario) => [scenario.name, Object.fromEntries(contenders.map((c) => [c, []]))]))
-  for (let round = 0; round < rounds; round++) {
+const runs = Object.fromEntries(scenarios.map((scenario) => [scenario.name, Object.fromEntries(contenders.map((c) => [c, []]))]))
+for (let round = 0; round < rounds; round++) {
+  // Fresh server processes every round: a process that happens to run slow (JIT, memory layout,
+  // its place on the machine) then skews one round of its contender, not all of them.
+  const servers = {}
+  try {
+    for (const contender of contenders) servers[contender] = await startServer(contender)
     for (const scenario of scenarios) {
       for (const contender of contenders) {
         runs[scenario.name][contender].push(await measure(contender, servers[contender].port, scenario))
         process.stderr.write('.')
       }
     }
+  } finally {
+    await stopServers(Object.values(servers))
   }
-  process.stderr.write('\n')
-  if (args.quick) {
-    console.log(`bench --quick: ${contenders.length} contenders × ${scenarios.length} scenarios answered correctly`)
-  } else {
-    const header = `${await machine()}. Median of ${rounds} interleaved rounds, ${duration} s each after ${warmup} s of warm-up, autocannon -c 50 in the parent process, each server in its own process.`
-    const body = `${header}\n\n${table(runs)}`
-    console.log(body)
-    await appendResults('Request throughput (benchmarks/run.mjs)', body)
-  }
-} finally {
-  for (const { child } of Object.values(servers)) child.kill()
+}
+process.stderr.write('\n')
+if (args.quick) {
+  console.log(`bench --quick: ${contenders.length} contenders × ${scenarios.length} scenarios answered correctly`)
+} else {
+  const header = `${await machine()}. Median of ${rounds} interleaved rounds, each with fresh server processes, ${duration} s per run after ${warmup} s of warm-up, autocannon -c 50 in the parent process, each server in its own process. "× native" is the median over rounds of the ratio to native in the same round.`
+  const body = `${header}\n\n${table(runs)}`
+  console.log(body)
+  await appendResults('Request throughput (benchmarks/run.mjs)', body)
 }
