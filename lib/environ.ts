@@ -91,25 +91,45 @@ function latin1ToUtf8 (text: string): string {
   return text
 }
 
-// Header names arrive in a handful of spellings; remember each one's environ key.
+// Header names arrive in a handful of spellings; remember each one's environ key. Names with
+// `_` have their own cache, so the common lookup needs no scan of the name.
 const environKeys = new Map<string, string | null>()
+const underscoreKeys = new Map<string, string>()
 const ENVIRON_KEY_CACHE_LIMIT = 1000
 
 /** `HTTP_*` key of a request header name, or null when the header is dropped or is not an HTTP_ key. */
 function environKey (name: string, dropUnderscore: boolean): string | null {
-  let key = environKeys.get(name)
-  if (key === undefined) {
-    const lower = name.toLowerCase()
-    // HTTP/2 pseudo-headers (:path, :authority...) are already in the CGI keys.
-    key = lower === 'content-type' || lower === 'content-length' || lower.charCodeAt(0) === 0x3a
-      ? null
-      : 'HTTP_' + lower.toUpperCase().replaceAll('-', '_')
-    if (environKeys.size < ENVIRON_KEY_CACHE_LIMIT) environKeys.set(name, key)
+  const key = environKeys.get(name)
+  if (key !== undefined) return key
+  const underscoreKey = underscoreKeys.get(name)
+  if (underscoreKey !== undefined) return dropUnderscore ? null : underscoreKey
+  return newEnvironKey(name, dropUnderscore)
+}
+
+/** Works out (and caches) the key of a name not seen before. */
+function newEnvironKey (name: string, dropUnderscore: boolean): string | null {
+  const lower = name.toLowerCase()
+  // HTTP/2 pseudo-headers (:path, :authority...) are already in the CGI keys.
+  const key = lower === 'content-type' || lower === 'content-length' || lower.charCodeAt(0) === 0x3a
+    ? null
+    : 'HTTP_' + lower.toUpperCase().replaceAll('-', '_')
+  if (key !== null && name.includes('_')) {
+    if (underscoreKeys.size < ENVIRON_KEY_CACHE_LIMIT) underscoreKeys.set(name, key)
+    // B5: a name with `_` would collide with its `-` twin after the mapping (header spoofing).
+    return dropUnderscore ? null : key
   }
-  // B5: a name with `_` would collide with its `-` twin after the mapping (header spoofing).
-  if (dropUnderscore && key !== null && name.includes('_')) return null
+  if (environKeys.size < ENVIRON_KEY_CACHE_LIMIT) environKeys.set(name, key)
   return key
 }
+
+/**
+ * With at most this many headers, a repeat is found among the keys seen so
+ * far (the cached, so identical, strings), which spares a lookup on the
+ * environ per header; a longer list looks each key up in the environ instead.
+ */
+const SCAN_LIMIT = 16
+/** The keys seen so far by addHeaders, which runs to its end synchronously: one list serves every call. */
+const seenKeys: string[] = []
 
 /**
  * Copies the request headers into the environ (checklist B4, B5): repeats are
@@ -118,6 +138,8 @@ function environKey (name: string, dropUnderscore: boolean): string | null {
  * ambiguous and are refused (RFC 9112 §3.2).
  */
 function addHeaders (environ: Environ<AnyWsgiInput>, rawHeaders: string[], dropUnderscore: boolean): void {
+  const scan = rawHeaders.length <= SCAN_LIMIT * 2
+  let seen = 0
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]
     const value = rawHeaders[i + 1]
@@ -131,7 +153,12 @@ function addHeaders (environ: Environ<AnyWsgiInput>, rawHeaders: string[], dropU
       }
       continue
     }
-    const previous = environ[key] as string | undefined
+    let repeated = !scan
+    if (scan) {
+      for (let j = 0; j < seen && !repeated; j++) repeated = seenKeys[j] === key
+      seenKeys[seen++] = key
+    }
+    const previous = repeated ? environ[key] as string | undefined : undefined
     if (previous === undefined) {
       environ[key] = value
     } else if (key === 'HTTP_HOST') {

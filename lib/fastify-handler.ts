@@ -64,7 +64,7 @@ function isReadable (value: unknown): value is Readable {
  */
 function requestBody (request: FastifyRequest): Readable | Buffer | string {
   const body: unknown = request.body
-  if (isReadable(body) || Buffer.isBuffer(body)) return body
+  if (body !== undefined && (isReadable(body) || Buffer.isBuffer(body))) return body
   const headers = request.raw.headers
   const declared = headers['transfer-encoding'] !== undefined ||
     (headers['content-length'] !== undefined && headers['content-length'] !== '0')
@@ -115,7 +115,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.reply = reply
     this.res = reply.raw as ServerResponse
     this.errors = errors
-    this.streamInput = input instanceof StreamInput ? input : null
+    this.streamInput = settings.input === 'stream' && input instanceof StreamInput ? input : null
     this.http1 = request.raw.httpVersionMajor === 1
     this.lifecycle = settings.lifecycle
     this.serverSoftware = settings.serverSoftwareHeader

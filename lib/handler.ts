@@ -26,6 +26,9 @@ const DISCONNECT_CODES = new Set([
   'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE'
 ])
 
+/** One list for every handler, as wsgiref's class attribute; frozen, so a subclass assigns its own. */
+const ERROR_HEADERS: readonly ResponseHeader[] = Object.freeze([Object.freeze(['Content-Type', 'text/plain; charset=utf-8'])]) as readonly ResponseHeader[]
+
 let cachedDateSecond = -1
 let cachedDate = ''
 
@@ -80,7 +83,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
    */
   addDate = true
   errorStatus = '500 Internal Server Error'
-  errorHeaders: ResponseHeader[] = [['Content-Type', 'text/plain; charset=utf-8']]
+  errorHeaders: readonly ResponseHeader[] = ERROR_HEADERS
   errorBody = 'A server error occurred.  Please contact the administrator.'
 
   readonly environ: Environ<Input>

@@ -346,6 +346,28 @@ test('B4: two Cookie headers are joined with "; "', bounded, async (t) => {
   t.equal(environ.HTTP_COOKIE, 'a=1; b=2; c=3')
 })
 
+test('B4: repeats are joined, and a second Host refused, in a long header list too', bounded, async (t) => {
+  const { port } = await listenWithMount(t, { prefix: '/legacy', app: dumpApp() })
+  const filler = Array.from({ length: 20 }, (_, i) => `X-Filler-${i}: ${i}\r\n`).join('')
+  const { environ } = await rawEnviron(port,
+    `GET /legacy/ HTTP/1.1\r\nHost: x\r\nX-Many: 1\r\n${filler}X-Many: 2\r\nCookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n`)
+  t.equal(environ.HTTP_X_MANY, '1,2')
+  t.equal(environ.HTTP_COOKIE, 'a=1; b=2')
+  t.equal(environ.HTTP_X_FILLER_19, '19')
+  const { statusLine } = await rawEnviron(port, `GET /legacy/ HTTP/1.1\r\nHost: x\r\n${filler}Host: y\r\nConnection: close\r\n\r\n`)
+  t.equal(statusLine, 'HTTP/1.1 400 Bad Request')
+})
+
+test('B5: a name with _ seen before is still dropped, or kept, as each mount says', bounded, async (t) => {
+  const dropping = await listenWithMount(t, { prefix: '/legacy', app: dumpApp() })
+  const keeping = await listenWithMount(t, { prefix: '/legacy', app: dumpApp(), dropUnderscoreHeaders: false })
+  const request = 'GET /legacy/ HTTP/1.1\r\nHost: x\r\nX_Seen_Twice: 1\r\nConnection: close\r\n\r\n'
+  for (let i = 0; i < 2; i++) {
+    t.equal((await rawEnviron(dropping.port, request)).environ.HTTP_X_SEEN_TWICE, undefined)
+    t.equal((await rawEnviron(keeping.port, request)).environ.HTTP_X_SEEN_TWICE, '1')
+  }
+})
+
 test('B5: dropUnderscoreHeaders false keeps a header named with _', bounded, async (t) => {
   const { port } = await listenWithMount(t, { prefix: '/legacy', app: dumpApp(), dropUnderscoreHeaders: false })
   const { environ } = await rawEnviron(port, 'GET /legacy/ HTTP/1.1\r\nHost: x\r\nX_Forwarded_For: 6.6.6.6\r\nConnection: close\r\n\r\n')
