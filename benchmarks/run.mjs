@@ -1,5 +1,5 @@
 // `npm run bench`: every contender in its own server process (fresh every round), autocannon
-// driven from this process, warm-up then measured runs, rounds interleaved (A B C … A B C …),
+// driven from this process, warm-up then short measured runs taking turns (A B C, C B A …),
 // medians reported as a markdown table in benchmarks/RESULTS.md. `--quick` (CI): one short round over a subset,
 // checking only that every contender answers correctly; it records nothing and judges no speed.
 import { spawn } from 'node:child_process'
@@ -12,7 +12,8 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '4' },
+    cycles: { type: 'string', default: '4' },
+    duration: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '1' },
     contenders: { type: 'string' },
     scenarios: { type: 'string' }
@@ -37,6 +38,7 @@ const contenders = args.contenders?.split(',') ?? CONTENDERS
 const scenarios = SCENARIOS.filter((scenario) =>
   args.scenarios ? args.scenarios.split(',').includes(scenario.name) : !args.quick || scenario.quick)
 const rounds = args.quick ? 1 : Number(args.rounds)
+const cycles = args.quick ? 1 : Number(args.cycles)
 const duration = args.quick ? 1 : Number(args.duration)
 const warmup = args.quick ? 0 : Number(args.warmup)
 
@@ -76,7 +78,6 @@ function load (port, scenario, seconds) {
 
 /** One measured run; throws when the contender answered anything but the expected status. */
 async function measure (contender, port, scenario) {
-  if (warmup > 0) await load(port, scenario, warmup)
   const cpuBefore = await cpuMicros(port)
   const result = await load(port, scenario, duration)
   const cpu = await cpuMicros(port) - cpuBefore
@@ -94,9 +95,9 @@ async function measure (contender, port, scenario) {
   }
 }
 
-/** The median over rounds of a contender's value relative to native's in the same round. */
+/** The median over every cycle of every round of a contender's value relative to native's in the same cycle. */
 function pairedRatio (runs, contender, key) {
-  return median(runs[contender].map((run, round) => run[key] / runs.native[round][key]))
+  return median(runs[contender].map((run, i) => run[key] / runs.native[i][key]))
 }
 
 function table (runs) {
@@ -124,9 +125,14 @@ for (let round = 0; round < rounds; round++) {
   try {
     for (const contender of contenders) servers[contender] = await startServer(contender)
     for (const scenario of scenarios) {
-      for (const contender of contenders) {
-        runs[scenario.name][contender].push(await measure(contender, servers[contender].port, scenario))
-        process.stderr.write('.')
+      if (warmup > 0) for (const contender of contenders) await load(servers[contender].port, scenario, warmup)
+      // Short runs taking turns, every other cycle in reverse: the machine's speed drifts over
+      // seconds, and contenders compared within one cycle meet the same drift.
+      for (let cycle = 0; cycle < cycles; cycle++) {
+        for (const contender of cycle % 2 === 0 ? contenders : [...contenders].reverse()) {
+          runs[scenario.name][contender].push(await measure(contender, servers[contender].port, scenario))
+          process.stderr.write('.')
+        }
       }
     }
   } finally {
@@ -137,7 +143,7 @@ process.stderr.write('\n')
 if (args.quick) {
   console.log(`bench --quick: ${contenders.length} contenders × ${scenarios.length} scenarios answered correctly`)
 } else {
-  const header = `${await machine()}. Median of ${rounds} interleaved rounds, each with fresh server processes, ${duration} s per run after ${warmup} s of warm-up, autocannon -c 50 in the parent process, each server in its own process. "× native" is the median over rounds of the ratio to native in the same round.`
+  const header = `${await machine()}. ${rounds} rounds, each with fresh server processes and, per scenario, ${warmup} s of warm-up then ${cycles} cycles of ${duration} s runs taking turns; medians over all runs. autocannon -c 50 in the parent process, each server in its own process. "× native" is the median of the ratios to native within one cycle.`
   const body = `${header}\n\n${table(runs)}`
   console.log(body)
   await appendResults('Request throughput (benchmarks/run.mjs)', body)
