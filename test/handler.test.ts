@@ -310,6 +310,22 @@ test('A3: an error before any byte gets the fixed 500; the app\'s headers are dr
   t.notMatch(handler.body, /secret/)
 })
 
+test('A3: the error status, headers and body are knobs; the default headers are one frozen list', async (t) => {
+  const handler = new MemoryHandler({})
+  const defaults = handler.errorHeaders
+  t.ok(Object.isFrozen(defaults) && Object.isFrozen(defaults[0]), 'shared by every handler, so it cannot be changed in place')
+  t.equal(new MemoryHandler({}).errorHeaders, defaults)
+  handler.errorStatus = '503 Service Unavailable'
+  handler.errorHeaders = [['Content-Type', 'text/html; charset=utf-8'], ['Retry-After', '5']]
+  handler.errorBody = '<p>later</p>'
+  await handler.run(() => { throw new Error('down') })
+  t.equal(handler.statusLine, '503 Service Unavailable')
+  t.equal(handler.header('Content-Type'), 'text/html; charset=utf-8')
+  t.equal(handler.header('Retry-After'), '5')
+  t.equal(handler.body, '<p>later</p>')
+  t.same(defaults, [['Content-Type', 'text/plain; charset=utf-8']], 'the shared default is untouched')
+})
+
 test('A3: an error after output abandons the connection instead of appending to the body', async (t) => {
   const handler = await run(plain((function * () {
     yield 'partial'

@@ -124,6 +124,9 @@ expectError(simple.run(upload))
 expectError(new SimpleHandler(process.stdin, process.stdout, process.stderr, {}, { runOnce: 'yes' }))
 expectType<Promise<void>>(new CGIHandler().run(hello))
 expectError(new CGIHandler({ originServer: true }))
+// errorHeaders is one frozen list shared by every handler (wsgiref's class attribute): assign, don't mutate
+simple.errorHeaders = [['Content-Type', 'text/html; charset=utf-8']]
+expectError(simple.errorHeaders.push(['X-Extra', '1']))
 
 // compose stacks middleware of one input mode; the result is a middleware of that mode
 const passThrough: Middleware = (inner) => (environ, startResponse) => inner(environ, startResponse)
