@@ -8,6 +8,14 @@ import { dir, get, gone, listening, modules, pidOf, runCli, sleep, trackPids } f
 // Each test boots several processes, on a machine that may be busy.
 const clustered = { timeout: 60_000 }
 
+/** The workers answering /pid over up to `requests` requests (stopping once `enough` have), each tracked for clean-up. */
+async function answeringWorkers (url: string, tracked: Set<number>, requests: number, enough = Infinity): Promise<Set<number>> {
+  const answering = new Set<number>()
+  for (let i = 0; i < requests && answering.size < enough; i++) answering.add(pidOf((await get(`${url}/pid`)).text))
+  for (const pid of answering) tracked.add(pid)
+  return answering
+}
+
 test('--workers 2: both workers answer, wsgi.multiprocess is true, a killed worker is replaced, SIGTERM exits 0', clustered, async (t) => {
   const pids = trackPids(t)
   const cli = runCli(t, ['--port', '0', '--workers', '2', '--log-level', 'warn', modules.app])
@@ -57,9 +65,7 @@ test('SIGHUP under load: every worker is replaced and no request fails', cluster
   const pids = trackPids(t)
   const cli = runCli(t, ['--port', '0', '--workers', '2', '--log-level', 'warn', modules.app])
   const url = await listening(cli)
-  const before = new Set<number>()
-  for (let i = 0; i < 20 && before.size < 2; i++) before.add(pidOf((await get(`${url}/pid`)).text))
-  for (const pid of before) pids.add(pid)
+  const before = await answeringWorkers(url, pids, 20, 2)
   const failures: unknown[] = []
   const after = new Set<number>()
   let answered = 0
@@ -100,9 +106,7 @@ test('two SIGHUPs in a row: a worker still finishing a response is not replaced 
   const pids = trackPids(t)
   const cli = runCli(t, ['--port', '0', '--workers', '2', '--log-level', 'warn', modules.app])
   const url = await listening(cli)
-  const old = new Set<number>()
-  for (let i = 0; i < 20 && old.size < 2; i++) old.add(pidOf((await get(`${url}/pid`)).text))
-  for (const pid of old) pids.add(pid)
+  const old = await answeringWorkers(url, pids, 20, 2)
   // An old worker holds this response until the test releases it, after both reloads.
   const release = join(dir, `release-${process.hrtime.bigint()}`)
   const held = get(`${url}/hold?${release}`)
@@ -117,9 +121,7 @@ test('two SIGHUPs in a row: a worker still finishing a response is not replaced 
   // while their SIGTERM is on its way: count the workers that serve once those have exited.
   await waitFor(() => reported[0].filter((pid) => !reported[1].includes(pid)).every(gone), 10_000)
   // 2 workers, or 3 if the second reload had replaced the retiring one, still alive, again.
-  const answering = new Set<number>()
-  for (let i = 0; i < 40; i++) answering.add(pidOf((await get(`${url}/pid`)).text))
-  for (const pid of answering) pids.add(pid)
+  const answering = await answeringWorkers(url, pids, 40)
   t.equal(answering.size, 2, 'two workers serve')
   for (const pid of answering) t.notOk(old.has(pid), 'new workers only')
   t.same(reported[1].sort(), [...answering].sort(), 'the second reload names the workers that serve')
