@@ -8,6 +8,7 @@ import Fastify from 'fastify'
 import fastifyWsgi from 'fastify-wsgi'
 import { createReadStream, rmSync } from 'node:fs'
 import { BLOCK_64K, FILE, HELLO, hundredSmall, legacyText, oneMebibyte, wsgiApp } from './apps.mjs'
+import { addProbe } from './probe.mjs'
 
 const contender = process.argv[2]
 
@@ -68,6 +69,8 @@ function cpuRoute (fastify) {
 async function listenFastify (build) {
   const fastify = Fastify({ logger: false })
   cpuRoute(fastify)
+  // bench:counts and the promotion test read per-request counts from inside the server.
+  if (process.env.BENCH_PROBE === '1') addProbe(fastify)
   await build(fastify)
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   return fastify.server.address().port

@@ -119,7 +119,9 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
   constructor (environ: Environ<Input>) {
     this.environ = environ
     this.headRequest = environ.REQUEST_METHOD === 'HEAD'
-    this.startResponse = (status, headers, excInfo) => this.handleStartResponse(status, headers, excInfo)
+    // Bound, not an arrow function: a per-request closure stored on the handler makes V8 pretenure
+    // the environ's allocation sites, and every request's objects then die in old space (issue #17).
+    this.startResponse = this.handleStartResponse.bind(this)
   }
 
   // --- Transport steps: each subclass implements these (wsgiref's _write, _flush...). ---
@@ -192,8 +194,13 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     this.hasDate = facts.hasDate
     this.hasServer = facts.hasServer
     // The legacy write() cannot wait for drain: PEP 3333 lets it buffer.
-    this.writeCallable ??= (data) => { this.sendChunk(data) }
+    this.writeCallable ??= this.legacyWrite.bind(this)
     return this.writeCallable
+  }
+
+  /** The legacy write callable: it cannot report backpressure, so nothing waits for drain. */
+  private legacyWrite (data: unknown): void {
+    this.sendChunk(data)
   }
 
   /**

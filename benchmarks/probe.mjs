@@ -1,0 +1,86 @@
+// In-server counters for `npm run bench:counts` and the promotion guard test: a window opened by
+// GET /__counts/start?mode=gc|async|none and closed by GET /__counts/stop, which answers with the
+// requests served in the window and, per mode, the garbage collector's work (v8.GCProfiler: heap
+// space sizes before and after every collection) or the async resources created, by type.
+import { createHook } from 'node:async_hooks'
+import v8 from 'node:v8'
+
+/** Bytes used in the spaces a scavenge promotes into (everything but the young generation). */
+function oldBytes (spaces) {
+  let bytes = 0
+  for (const space of spaces) {
+    if (space.spaceName !== 'new_space' && space.spaceName !== 'new_large_object_space') bytes += space.spaceUsedSize
+  }
+  return bytes
+}
+
+/**
+ * What the collections of one window did. Between two collections every byte the heap grew by was
+ * allocated; the old spaces' growth there is what V8 allocated in old space directly (pretenured).
+ * A scavenge's growth of the old spaces is what it promoted.
+ */
+function gcSummary (profile, heapAtStart, heapAtEnd) {
+  const summary = { allocated: 0, pretenured: 0, promoted: 0, scavenges: 0, markCompacts: 0, pauseMs: 0 }
+  let used = heapAtStart.used
+  let old = heapAtStart.old
+  for (const { gcType, cost, beforeGC, afterGC } of profile.statistics) {
+    summary.allocated += beforeGC.heapStatistics.usedHeapSize - used
+    summary.pretenured += Math.max(0, oldBytes(beforeGC.heapSpaceStatistics) - old)
+    summary.pauseMs += cost / 1000
+    if (gcType === 'Scavenge') {
+      summary.scavenges++
+      summary.promoted += oldBytes(afterGC.heapSpaceStatistics) - oldBytes(beforeGC.heapSpaceStatistics)
+    } else if (gcType === 'MarkSweepCompact') {
+      summary.markCompacts++
+    }
+    used = afterGC.heapStatistics.usedHeapSize
+    old = oldBytes(afterGC.heapSpaceStatistics)
+  }
+  summary.allocated += heapAtEnd.used - used
+  summary.pretenured += Math.max(0, heapAtEnd.old - old)
+  return summary
+}
+
+function heapNow () {
+  return { used: v8.getHeapStatistics().used_heap_size, old: oldBytes(v8.getHeapSpaceStatistics().map((space) => ({ spaceName: space.space_name, spaceUsedSize: space.space_used_size }))) }
+}
+
+/** Adds the /__counts routes to a benchmark server. */
+export function addProbe (fastify) {
+  let requests = 0
+  fastify.server.on('request', () => { requests++ })
+  let window = null
+
+  fastify.get('/__counts/start', (request, reply) => {
+    const mode = request.query.mode ?? 'none'
+    window = { mode, requests: 0, cpu: null, profiler: null, heap: null, hook: null, asyncResources: {} }
+    if (mode === 'async') {
+      const counts = window.asyncResources
+      window.hook = createHook({ init (_id, type) { counts[type] = (counts[type] ?? 0) + 1 } })
+    }
+    // Counting starts once this response is on its way: the window holds the load's requests only.
+    reply.raw.once('finish', () => {
+      requests = 0
+      window.cpu = process.cpuUsage()
+      if (mode === 'gc') {
+        window.heap = heapNow()
+        window.profiler = new v8.GCProfiler()
+        window.profiler.start()
+      }
+      window.hook?.enable()
+    })
+    reply.send('started')
+  })
+
+  fastify.get('/__counts/stop', () => {
+    window.hook?.disable()
+    // Fastify's request listener runs before the counter's: this request is not counted yet.
+    const served = requests
+    const cpu = process.cpuUsage(window.cpu)
+    const result = { requests: served, cpuMicros: cpu.user + cpu.system }
+    if (window.mode === 'gc') result.gc = gcSummary(window.profiler.stop(), window.heap, heapNow())
+    if (window.mode === 'async') result.asyncResources = window.asyncResources
+    window = null
+    return result
+  })
+}
