@@ -14,7 +14,8 @@ const tools = toolsApp({ hello, stream: countdown }, (record) => { app.log.info(
 const mounts = { '/hello': hello, '/environ': environDump, '/form': form, '/stream': countdown, '/tools': tools }
 
 for (const [prefix, wsgiApp] of Object.entries(mounts)) {
-  await app.register(fastifyWsgi, { prefix, app: wsgiApp })
+  // signal: the countdown (also under /tools) stops waiting once its client leaves, through fastify.signal.
+  await app.register(fastifyWsgi, { prefix, app: wsgiApp, signal: true })
 }
 // A native Fastify route beside the mounts.
 app.get('/', async () => ({ mounts: Object.keys(mounts), replyWsgi: '/direct/*' }))

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AnyWsgiInput, Environ, FileWrapperFactory, ResponseHeader, WsgiErrors } from '../types/protocol.js'
-import { clientSignal, sendEarlyHints } from './extensions.js'
+import type { AnyWsgiInput, Environ, FileWrapperFactory, WsgiErrors } from '../types/protocol.js'
+import { clientSignal, earlyHints } from './extensions.js'
 import { FST_WSGI_BAD_REQUEST, FST_WSGI_INVALID_OPTION } from './errors.js'
+import { WSGI_VERSION } from './util.js'
 
 /** What the environ builder needs from the plugin options, resolved once at registration. */
 export interface EnvironSettings {
@@ -13,6 +14,8 @@ export interface EnvironSettings {
   baseEnviron: Record<string, unknown> | null
   multiprocess: boolean
   fileWrapper: FileWrapperFactory
+  /** Whether the environ gets `fastify.signal` (opt-in: its accessor costs more than the rest of the environ's extensions). */
+  signal: boolean
 }
 
 /** The request target split the way PEP 3333 needs it, from the raw URL. */
@@ -183,8 +186,9 @@ function pathInfo (path: string, scriptName: string): string {
 }
 
 /**
- * `fastify.signal` is an accessor: an AbortController is made on first read
- * only, since one per request would cost more than the rest of the environ.
+ * `fastify.signal` (option `signal: true`) is an accessor: an AbortController
+ * is made on first read only, since one per request would cost more than the
+ * rest of the environ.
  */
 const SIGNAL_PROPERTY: PropertyDescriptor = {
   get (this: Environ<AnyWsgiInput>): AbortSignal {
@@ -258,7 +262,7 @@ export function buildEnviron (
     REMOTE_ADDR: request.ip ?? '',
     REMOTE_PORT: String(socket.remotePort ?? ''),
     REQUEST_URI: target.uri,
-    'wsgi.version': [1, 0],
+    'wsgi.version': WSGI_VERSION,
     'wsgi.url_scheme': scheme,
     'wsgi.input': input,
     'wsgi.errors': errors,
@@ -269,9 +273,10 @@ export function buildEnviron (
     'wsgi.file_wrapper': settings.fileWrapper,
     'fastify.request': request,
     'fastify.reply': reply,
-    'fastify.earlyHints': (headers: ResponseHeader[]) => sendEarlyHints(reply, headers)
+    // One function for every environ: called as environ['fastify.earlyHints'](...), it finds the reply there.
+    'fastify.earlyHints': earlyHints
   }
-  Object.defineProperty(environ, 'fastify.signal', SIGNAL_PROPERTY)
+  if (settings.signal) Object.defineProperty(environ, 'fastify.signal', SIGNAL_PROPERTY)
   addHeaders(environ, raw.rawHeaders, settings.dropUnderscoreHeaders)
   // HTTP/2 carries the host in :authority; apps find it where HTTP/1 puts it.
   if (environ.HTTP_HOST === undefined && raw.headers[':authority'] !== undefined) environ.HTTP_HOST = raw.headers[':authority']

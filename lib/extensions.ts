@@ -26,12 +26,23 @@ export function clientSignal (reply: FastifyReply): AbortSignal {
 }
 
 /**
+ * `environ['fastify.earlyHints'](headers)`: one function shared by every
+ * environ, so no request pays for a closure; it reaches the reply through the
+ * environ it is called on.
+ */
+export function earlyHints (this: { 'fastify.reply'?: FastifyReply } | undefined, headers: ResponseHeader[]): void {
+  const reply = this?.['fastify.reply']
+  if (reply === undefined) throw new FST_WSGI_EARLY_HINTS("call it on the environ, as environ['fastify.earlyHints'](headers)")
+  sendEarlyHints(reply, headers)
+}
+
+/**
  * `fastify.earlyHints(headers)`: sends `103 Early Hints` (RFC 8297) with the
  * given `[name, value]` pairs, validated as startResponse validates its
  * headers, before the response starts. Node sends 103 only with a Link
  * header; HTTP/1.0 clients get none (RFC 9110 §15.2 forbids 1xx for them).
  */
-export function sendEarlyHints (reply: FastifyReply, headers: ResponseHeader[]): void {
+function sendEarlyHints (reply: FastifyReply, headers: ResponseHeader[]): void {
   checkHeaders(headers)
   const res = reply.raw
   if (res.headersSent) throw new FST_WSGI_EARLY_HINTS('the response has already started')

@@ -8,7 +8,7 @@ import type { FileWrapper } from './file-wrapper.js'
 import { buildEnviron, type EnvironSettings } from './environ.js'
 import { BufferedInput, UnavailableInput, readBody } from './input.js'
 import { StreamInput } from './stream-input.js'
-import { addHookHeaders, groupRepeatedNames } from './response-headers.js'
+import { addHookHeaders, groupRepeatedNames, hookHeaders } from './response-headers.js'
 import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
 import { ErrorStream } from './error-stream.js'
 import { responseGone } from './extensions.js'
@@ -126,7 +126,8 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   protected writeHead (statusCode: number, reason: string, headers: string[]): void {
     this.reply.hijack()
     // Only a response that already holds headers needs repeated names grouped: keep the Set off the common path.
-    const list = addHookHeaders(headers, this.reply.getHeaders()) ? groupRepeatedNames(headers) : headers
+    const hooked = hookHeaders(this.reply)
+    const list = hooked !== null && addHookHeaders(headers, hooked) ? groupRepeatedNames(headers) : headers
     if (this.mustCloseConnection()) list.push('Connection', 'close')
     // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
     if (this.http1) this.res.writeHead(statusCode, reason, list)

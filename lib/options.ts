@@ -34,11 +34,17 @@ export interface WsgiRunOptions {
    * Default false: the response is written on `reply.raw`, which is faster.
    */
   onSendHooks?: boolean
+  /**
+   * Put `fastify.signal` in the environ: an AbortSignal aborted when the client goes away before
+   * the response is complete. Default false, as it costs every request; Fastify's own
+   * `environ['fastify.request'].signal` is always there (it also aborts once the request is over).
+   */
+  signal?: boolean
 }
 
 /** The names of WsgiRunOptions but bodyLimit (whose default is Fastify's own option): what makeServer hands the plugin. */
 export const PLUGIN_ONLY_OPTIONS: ReadonlySet<string> = new Set<keyof WsgiRunOptions>([
-  'serverSoftware', 'input', 'pathEncoding', 'dropUnderscoreHeaders', 'baseEnviron', 'multiprocess', 'validate', 'onSendHooks'
+  'serverSoftware', 'input', 'pathEncoding', 'dropUnderscoreHeaders', 'baseEnviron', 'multiprocess', 'validate', 'onSendHooks', 'signal'
 ])
 
 interface MountOptions extends WsgiRunOptions {
@@ -121,6 +127,7 @@ export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSetti
     multiprocess: boolean('multiprocess', options.multiprocess, defaults.multiprocess),
     validate: boolean('validate', options.validate, defaults.validate),
     onSendHooks: boolean('onSendHooks', options.onSendHooks, defaults.onSendHooks),
+    signal: boolean('signal', options.signal, defaults.signal),
     fileWrapper: defaults.fileWrapper,
     lifecycle: defaults.lifecycle
   }
@@ -140,6 +147,7 @@ export function defaultSettings (bodyLimit: number, lifecycle: ServerLifecycle):
     multiprocess: cluster.isWorker,
     validate: false,
     onSendHooks: false,
+    signal: false,
     fileWrapper,
     lifecycle
   }

@@ -1,3 +1,35 @@
+import type { FastifyReply } from 'fastify'
+
+type HeaderValues = Record<string, string | number | string[] | undefined>
+
+/**
+ * Where Fastify keeps the headers set with reply.header(): its kReplyHeaders,
+ * an own property of every reply, found on the first reply that has it.
+ */
+let replyHeadersKey: symbol | undefined
+
+function replyHeaderStore (reply: FastifyReply): unknown {
+  replyHeadersKey ??= Object.getOwnPropertySymbols(reply).find((symbol) => symbol.description === 'fastify.reply.headers')
+  return replyHeadersKey === undefined ? undefined : (reply as unknown as Record<symbol, unknown>)[replyHeadersKey]
+}
+
+function isEmptyObject (value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  for (const key in value) if (key !== undefined) return false
+  return true
+}
+
+/**
+ * The headers hooks and plugins set before the app ran, or null when they
+ * set none: the common case then skips reply.getHeaders(), which copies two
+ * objects per request. Should Fastify keep its headers elsewhere one day,
+ * every reply takes the getHeaders() path, slower but still right.
+ */
+export function hookHeaders (reply: FastifyReply): HeaderValues | null {
+  if (isEmptyObject(replyHeaderStore(reply)) && reply.raw.getHeaderNames().length === 0) return null
+  return reply.getHeaders()
+}
+
 // The body's framing is the app's and the handler's business, never a hook's.
 const FRAMING = new Set(['content-length', 'transfer-encoding'])
 
@@ -7,7 +39,7 @@ const FRAMING = new Set(['content-length', 'transfer-encoding'])
  * reply.hijack(). The app's value wins a clash, except Set-Cookie, where both
  * are kept (the app's last). Returns whether there were any.
  */
-export function addHookHeaders (headers: string[], hookHeaders: Record<string, string | number | string[] | undefined>): boolean {
+export function addHookHeaders (headers: string[], hookHeaders: HeaderValues): boolean {
   let appNames: Set<string> | null = null
   for (const name in hookHeaders) {
     const value = hookHeaders[name]

@@ -4,7 +4,7 @@ import { BaseHandler } from './handler.js'
 import { fileWrapper } from './file-wrapper.js'
 import { BufferedInput } from './input.js'
 import { StreamInput } from './stream-input.js'
-import { guessScheme } from './util.js'
+import { WSGI_VERSION, guessScheme } from './util.js'
 import { VERSION } from './version.js'
 
 const NO_BODY = Buffer.alloc(0)
@@ -73,7 +73,7 @@ export class SimpleHandler extends BaseHandler<WsgiInput> {
     const env: Record<string, unknown> = { ...environ }
     env['wsgi.input'] = new BufferedInput(NO_BODY)
     env['wsgi.errors'] = new StreamErrors(stderr)
-    env['wsgi.version'] = [1, 0]
+    env['wsgi.version'] = WSGI_VERSION
     env['wsgi.run_once'] = options.runOnce ?? false
     env['wsgi.url_scheme'] = guessScheme(env)
     env['wsgi.multithread'] = options.multithread ?? false

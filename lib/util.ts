@@ -2,6 +2,9 @@
 import { ErrorStream } from './error-stream.js'
 import { BufferedInput } from './input.js'
 
+/** `wsgi.version`: one frozen pair for every environ, as Python's is an immutable tuple. */
+export const WSGI_VERSION: readonly [1, 0] = Object.freeze([1, 0] as const)
+
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
   'te', 'trailers', 'transfer-encoding', 'upgrade'
@@ -125,7 +128,7 @@ export function setupTestingDefaults (environ: Record<string, unknown>): void {
     environ.SCRIPT_NAME = ''
     environ.PATH_INFO = '/'
   }
-  environ['wsgi.version'] ??= [1, 0]
+  environ['wsgi.version'] ??= WSGI_VERSION
   environ['wsgi.run_once'] ??= false
   environ['wsgi.multithread'] ??= false
   environ['wsgi.multiprocess'] ??= false

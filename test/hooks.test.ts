@@ -3,6 +3,8 @@ import { test } from 'tap'
 import { request } from 'undici'
 import type { WsgiApp } from '../lib/index.js'
 import fastifyWsgi from '../lib/index.js'
+import { hookHeaders } from '../lib/response-headers.js'
+import type { FastifyReply } from 'fastify'
 import { abortAfterFirstBytes, createServer, waitFor } from './helpers/server.js'
 
 const app: WsgiApp = (_environ, startResponse) => {
@@ -35,6 +37,34 @@ for (const onSendHooks of [false, true]) {
     t.equal(headers['x-raw'], 'from-raw')
   })
 }
+
+// hookHeaders skips reply.getHeaders() when Fastify's own header store (kReplyHeaders) and reply.raw
+// are both empty: these pin where Fastify keeps reply.header() values, one source at a time.
+for (const [source, setHeader] of [
+  ['reply.header()', (reply: FastifyReply) => { reply.header('x-only', 'one') }],
+  ['reply.raw.setHeader()', (reply: FastifyReply) => { reply.raw.setHeader('x-only', 'one') }]
+] as const) {
+  test(`a header set only with ${source} in a hook is sent, and the next request without it has none`, async (t) => {
+    const { fastify } = createServer(t)
+    fastify.addHook('onRequest', async (request, reply) => {
+      if (request.url.endsWith('/with')) setHeader(reply)
+    })
+    await fastify.register(fastifyWsgi, { app })
+    await fastify.listen({ port: 0, host: '127.0.0.1' })
+    const origin = `http://127.0.0.1:${(fastify.server.address() as { port: number }).port}`
+    const withHeader = await request(`${origin}/with`)
+    await withHeader.body.dump()
+    t.equal(withHeader.headers['x-only'], 'one')
+    const without = await request(`${origin}/without`)
+    await without.body.dump()
+    t.equal(without.headers['x-only'], undefined)
+  })
+}
+
+test('hookHeaders: a reply without Fastify\'s header store falls back to reply.getHeaders()', async (t) => {
+  const fallback = { raw: { getHeaderNames: () => [] }, getHeaders: () => ({ 'x-from': 'getHeaders' }) } as unknown as FastifyReply
+  t.same(hookHeaders(fallback), { 'x-from': 'getHeaders' })
+})
 
 test('a hook that answers stops the app from running', async (t) => {
   let calls = 0

@@ -17,7 +17,7 @@ test('D7/A2: 1000 client aborts mid-body leave no body unclosed, no listener and
       }
     })(), { close: () => { closes++ } })
   }
-  const { port, fastify, logs } = await listenWithMount(t, { app })
+  const { port, fastify, logs } = await listenWithMount(t, { app, signal: true })
   const server = fastify.server
   const baselineListeners = server.listenerCount('connection') + server.listenerCount('request')
   const total = 1000

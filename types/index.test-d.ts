@@ -27,10 +27,15 @@ import fastifyWsgi, {
 const hello: WsgiApp = (environ, startResponse) => {
   expectType<string>(environ.PATH_INFO)
   expectType<string | undefined>(environ.CONTENT_LENGTH)
-  expectType<[1, 0]>(environ['wsgi.version'])
+  expectType<readonly [1, 0]>(environ['wsgi.version'])
+  expectError(environ['wsgi.version'].push(2))
   expectType<Buffer>(environ['wsgi.input'].read())
   expectType<Buffer[]>(environ['wsgi.input'].readlines())
   expectType<AbortSignal | undefined>(environ['fastify.signal'])
+  environ['fastify.earlyHints']?.([['Link', '</a.css>; rel=preload']])
+  const hints = environ['fastify.earlyHints']
+  // A detached call has no environ to find the reply on.
+  expectError(hints?.([['Link', '</a.css>; rel=preload']]))
   const write = startResponse('200 OK', [['Content-Type', 'text/plain']])
   expectType<WriteCallable>(write)
   write('text')
@@ -141,6 +146,11 @@ app.register(fastifyWsgi, { app: hello, onSendHooks: true })
 expectError(app.register(fastifyWsgi, { app: hello, onSendHooks: 'yes' }))
 app.get('/compressed', async (_request, reply) => { await reply.wsgi(hello, { onSendHooks: true }) })
 
+// signal: a boolean, at registration, per reply.wsgi call and for makeServer
+app.register(fastifyWsgi, { app: hello, signal: true })
+expectError(app.register(fastifyWsgi, { app: hello, signal: 'yes' }))
+app.get('/cancellable', async (_request, reply) => { await reply.wsgi(hello, { signal: true }) })
+
 // makeServer: an app at /, where to listen, the plugin's options and Fastify's; a listening instance back
 async function serveTypes (): Promise<void> {
   const server = await makeServer(hello)
@@ -148,7 +158,7 @@ async function serveTypes (): Promise<void> {
   expectType<Promise<undefined>>(server.close())
   server.log.info('still a Fastify logger')
   expectType<WsgiServer>(await makeServer(hello, { host: '0.0.0.0', port: 0, gracefulTimeout: 5000, logger: { level: 'warn' }, serverSoftware: false, validate: true }))
-  await makeServer(upload, { input: 'stream', bodyLimit: 1024 })
+  await makeServer(upload, { input: 'stream', bodyLimit: 1024, signal: true })
   await makeServer(hello, { http2: true, keepAliveTimeout: 1000, requestTimeout: 5000, trustProxy: true })
   await makeServer(hello, { https: { key: 'k', cert: 'c' } })
   expectAssignable<MakeServerOptions>({ port: 8000, input: 'buffer', pathEncoding: 'utf8' })

@@ -82,7 +82,7 @@ export interface Environ<Input extends WsgiInput | WsgiStreamInput = WsgiInput> 
   REMOTE_ADDR: string
   REMOTE_PORT: string
   REQUEST_URI: string
-  'wsgi.version': [1, 0]
+  'wsgi.version': readonly [1, 0]
   'wsgi.url_scheme': string
   'wsgi.input': Input
   'wsgi.errors': WsgiErrors
@@ -95,10 +95,13 @@ export interface Environ<Input extends WsgiInput | WsgiStreamInput = WsgiInput> 
   'fastify.request'?: FastifyRequest
   /** The Fastify reply (fastify-wsgi's environ extension). */
   'fastify.reply'?: FastifyReply
-  /** Aborted when the client goes away before the response is complete. */
+  /** Aborted when the client goes away before the response is complete; present with the `signal: true` option. */
   'fastify.signal'?: AbortSignal
-  /** Sends `103 Early Hints` with these headers (a Link among them) before the response starts. */
-  'fastify.earlyHints'?: (headers: ResponseHeader[]) => void
+  /**
+   * Sends `103 Early Hints` with these headers (a Link among them) before the response starts.
+   * Call it on the environ, `environ['fastify.earlyHints'](headers)`: one function serves every environ.
+   */
+  'fastify.earlyHints'?: (this: { 'fastify.reply'?: FastifyReply }, headers: ResponseHeader[]) => void
   /** `HTTP_*` request headers, `baseEnviron` keys and server extensions. */
   [key: string]: unknown
 }
