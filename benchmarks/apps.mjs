@@ -7,6 +7,19 @@ export const HELLO = 'Hello, World!'
 export const BLOCK_64K = Buffer.alloc(64 * 1024, 'x')
 export const PIECE_64K = BLOCK_64K // 16 × 64 KiB = 1 MiB
 export const SMALL = 'a small chunk of text\n'
+/** What a browser sends besides Host (which every client adds): 11 request headers in all. */
+export const BROWSER_HEADERS = {
+  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
+  accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+  'accept-language': 'en-GB,en;q=0.5',
+  'accept-encoding': 'gzip, deflate, br',
+  referer: 'http://127.0.0.1/app/',
+  cookie: 'theme=dark; session=abc123',
+  'upgrade-insecure-requests': '1',
+  'sec-fetch-dest': 'document',
+  'sec-fetch-mode': 'navigate',
+  'sec-fetch-site': 'same-origin'
+}
 
 /** A 1 MiB file each server process writes once at start. */
 export const FILE = join(tmpdir(), `fastify-wsgi-bench-${process.pid}.bin`)

@@ -1,5 +1,7 @@
 // One benchmark server per process: `node servers.mjs <contender>` prints `READY <port>`.
-// Every contender serves the same scenarios (see apps.mjs); /__cpu reports process.cpuUsage().
+// Every contender serves the same scenarios (see apps.mjs), also under the /app prefix (a mount
+// there, for the mounts); /__cpu reports process.cpuUsage(). BENCH_H2=1: the Fastify contenders
+// speak HTTP/2 without TLS (h2c), as h2load does.
 import { spawn } from 'node:child_process'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
@@ -14,7 +16,9 @@ const contender = process.argv[2]
 
 /** Native Fastify routes doing the same work as the WSGI app. */
 function nativeRoutes (fastify) {
-  fastify.get('/hello', (_request, reply) => { reply.type('text/plain').send(HELLO) })
+  const hello = (_request, reply) => { reply.type('text/plain').send(HELLO) }
+  fastify.get('/hello', hello)
+  fastify.get('/app/hello', hello)
   fastify.get('/legacy', (request, reply) => {
     const raw = request.raw
     const query = raw.url.includes('?') ? raw.url.slice(raw.url.indexOf('?') + 1) : ''
@@ -33,7 +37,7 @@ function nativeRoutes (fastify) {
 
 /** A connect/express-style handler doing the same work, for the middleware contenders and node:http. */
 async function rawHandler (req, res) {
-  const path = req.url.split('?', 1)[0]
+  const path = req.url.split('?', 1)[0].replace(/^\/app\//, '/')
   const send = (status, type, body) => {
     res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) })
     res.end(body)
@@ -67,7 +71,7 @@ function cpuRoute (fastify) {
 }
 
 async function listenFastify (build) {
-  const fastify = Fastify({ logger: false })
+  const fastify = Fastify({ logger: false, http2: process.env.BENCH_H2 === '1' })
   cpuRoute(fastify)
   // bench:counts and the promotion test read per-request counts from inside the server.
   if (process.env.BENCH_PROBE === '1') addProbe(fastify)
@@ -106,13 +110,20 @@ const contenders = {
     fastify.addContentTypeParser('*', (_request, _payload, done) => done(null))
     fastify.all('/*', (request, reply) => { reply.hijack(); rawHandler(request.raw, reply.raw) })
   }),
-  'wsgi-mount': () => listenFastify((fastify) => fastify.register(fastifyWsgi, { app: wsgiApp })),
+  'wsgi-mount': () => listenFastify(async (fastify) => {
+    await fastify.register(fastifyWsgi, { app: wsgiApp })
+    await fastify.register(fastifyWsgi, { prefix: '/app', app: wsgiApp })
+  }),
   // onSendHooks: the response goes through reply.send, so onSend hooks (compression, ETag) would apply.
-  'wsgi-onsend': () => listenFastify((fastify) => fastify.register(fastifyWsgi, { app: wsgiApp, onSendHooks: true })),
+  'wsgi-onsend': () => listenFastify(async (fastify) => {
+    await fastify.register(fastifyWsgi, { app: wsgiApp, onSendHooks: true })
+    await fastify.register(fastifyWsgi, { prefix: '/app', app: wsgiApp, onSendHooks: true })
+  }),
   'wsgi-reply': () => listenFastify(async (fastify) => {
     await fastify.register(fastifyWsgi)
     fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
     fastify.all('/*', (_request, reply) => reply.wsgi(wsgiApp))
+    fastify.all('/app/*', (_request, reply) => reply.wsgi(wsgiApp, { scriptName: '/app' }))
   }),
   express: () => listenFastify(async (fastify) => {
     const { default: fastifyExpress } = await import('@fastify/express')

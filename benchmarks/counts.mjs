@@ -1,0 +1,186 @@
+// `npm run bench:counts`: what one request costs the server, in counts that timing noise cannot
+// move. Each contender runs in fresh server processes under load (wrk when on PATH, else
+// autocannon); the server counts its own requests over a window (probe.mjs) and reports, per
+// request: bytes allocated, bytes allocated straight into old space (pretenured), bytes promoted,
+// scavenges, mark-compacts and GC pause (v8.GCProfiler), at default flags and with a fixed 16 MB
+// semi-space; async resources by type (async_hooks); syscalls by type (strace -c, when on PATH).
+// Medians over the processes; the table goes to RESULTS.md.
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { BROWSER_HEADERS } from './apps.mjs'
+import { clientName, load } from './load.mjs'
+import { appendResults, machine, median } from './report.mjs'
+
+const { values: args } = parseArgs({
+  options: {
+    processes: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '3' },
+    contenders: { type: 'string', default: 'native,native-hijack,wsgi-mount,wsgi-onsend' },
+    quick: { type: 'boolean', default: false }
+  }
+})
+
+const SCENARIOS = [
+  { name: 'hello', path: '/hello' },
+  { name: 'hello, 11 request headers, /app prefix', path: '/app/hello', headers: BROWSER_HEADERS }
+]
+const FLAG_SETS = [
+  { name: 'default flags', flags: [] },
+  // A common production tuning; a fixed young generation makes promotion deterministic.
+  { name: 'fixed 16 MB semi-space', flags: ['--min-semi-space-size=16', '--max-semi-space-size=16'] }
+]
+const contenders = args.contenders.split(',')
+const processes = args.quick ? 1 : Number(args.processes)
+const seconds = args.quick ? 1 : Number(args.seconds)
+const HAVE_STRACE = spawnSync('sh', ['-c', 'command -v strace']).status === 0
+
+async function startServer (contender, flags) {
+  const child = spawn(process.execPath, [...flags, fileURLToPath(new URL('./servers.mjs', import.meta.url)), contender], {
+    env: { ...process.env, BENCH_PROBE: '1' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  let output = ''
+  for await (const chunk of child.stdout) {
+    output += chunk
+    const match = /READY (\d+)/.exec(output)
+    if (match) return { child, exited, origin: `http://127.0.0.1:${match[1]}` }
+  }
+  throw new Error(`${contender} did not start`)
+}
+
+async function probe (origin, path) {
+  const response = await fetch(`${origin}/__counts/${path}`)
+  if (!response.ok) throw new Error(`/__counts/${path}: ${response.status}`)
+  return path.startsWith('stop') ? response.json() : response.text()
+}
+
+async function loadChecked (origin, scenario) {
+  const result = await load({ url: origin + scenario.path, scenario, seconds })
+  if (result.errors > 0 || result.requests === 0) throw new Error(`${origin}${scenario.path}: ${result.errors} errors in ${result.requests} requests`)
+  return result
+}
+
+/** syscalls by name over one load window, from strace attached to the server's threads. */
+async function syscalls (server, scenario) {
+  const file = join(tmpdir(), `fastify-wsgi-strace-${process.pid}.txt`)
+  const strace = spawn('strace', ['-c', '-f', '-q', '-o', file, '-p', String(server.child.pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const stopped = new Promise((resolve) => strace.once('exit', resolve))
+  // strace says nothing once attached with -q: give it a moment to reach every thread.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  await probe(server.origin, 'start?mode=none')
+  await loadChecked(server.origin, scenario)
+  const { requests } = await probe(server.origin, 'stop')
+  strace.kill('SIGINT')
+  await stopped
+  const counts = {}
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const columns = line.trim().split(/\s+/)
+    // % time, seconds, usecs/call, calls, [errors,] syscall
+    if (columns.length >= 5 && /^\d/.test(columns[0]) && columns.at(-1) !== 'total') counts[columns.at(-1)] = Number(columns[3]) / requests
+  }
+  rmSync(file, { force: true })
+  return counts
+}
+
+/** Every count of one server process, for one scenario under one flag set. */
+async function measure (contender, flagSet, scenario) {
+  const server = await startServer(contender, flagSet.flags)
+  try {
+    // Warm-up: the JIT and the heap settle before anything is counted.
+    await loadChecked(server.origin, scenario)
+    await probe(server.origin, 'start?mode=gc')
+    const loadResult = await loadChecked(server.origin, scenario)
+    const gcWindow = await probe(server.origin, 'stop')
+    const n = gcWindow.requests
+    const gc = gcWindow.gc
+    const counts = {
+      allocated: gc.allocated / n,
+      pretenured: gc.pretenured / n,
+      promoted: gc.promoted / n,
+      scavengesPer10k: gc.scavenges * 1e4 / n,
+      markCompactsPer100k: gc.markCompacts * 1e5 / n,
+      pauseMicros: gc.pauseMs * 1000 / n,
+      cpuMicros: gcWindow.cpuMicros / n,
+      clientCpuMicros: loadResult.clientCpu / n
+    }
+    if (flagSet.flags.length === 0) {
+      await probe(server.origin, 'start?mode=async')
+      await loadChecked(server.origin, scenario)
+      const asyncWindow = await probe(server.origin, 'stop')
+      counts.asyncResources = Object.fromEntries(Object.entries(asyncWindow.asyncResources).map(([type, count]) => [type, count / asyncWindow.requests]))
+      if (HAVE_STRACE) counts.syscalls = await syscalls(server, scenario)
+    }
+    return counts
+  } finally {
+    server.child.kill()
+    await server.exited
+  }
+}
+
+const results = {}
+for (const scenario of SCENARIOS) {
+  for (const flagSet of FLAG_SETS) {
+    for (const contender of contenders) (results[`${scenario.name}|${flagSet.name}|${contender}`] = [])
+    // Fresh processes, contenders taking turns: a slow process or a slow minute skews one sample.
+    for (let i = 0; i < processes; i++) {
+      for (const contender of contenders) {
+        results[`${scenario.name}|${flagSet.name}|${contender}`].push(await measure(contender, flagSet, scenario))
+        process.stderr.write('.')
+      }
+    }
+  }
+}
+process.stderr.write('\n')
+
+const fixed = (digits) => (value) => Number.isFinite(value) ? value.toFixed(digits) : '–'
+function medianOf (samples, pick) {
+  return median(samples.map(pick).map((value) => value ?? 0))
+}
+
+function gcTable (scenario, flagSet) {
+  const lines = [`#### ${scenario.name} — ${flagSet.name}`, '',
+    '| contender | allocated B/req | pretenured B/req | promoted B/req | scavenges /10k req | mark-compacts /100k req | GC pause µs/req | server CPU µs/req | client CPU µs/req |',
+    '|---|---|---|---|---|---|---|---|---|']
+  for (const contender of contenders) {
+    const samples = results[`${scenario.name}|${flagSet.name}|${contender}`]
+    const cell = (pick, digits) => fixed(digits)(medianOf(samples, pick))
+    const spread = (pick, digits) => {
+      const values = samples.map(pick)
+      return values.length > 1 ? ` (${fixed(digits)(Math.min(...values))}–${fixed(digits)(Math.max(...values))})` : ''
+    }
+    lines.push(`| ${contender} | ${cell((s) => s.allocated, 0)} | ${cell((s) => s.pretenured, 0)} | ${cell((s) => s.promoted, 1)}${spread((s) => s.promoted, 1)} | ${cell((s) => s.scavengesPer10k, 1)} | ${cell((s) => s.markCompactsPer100k, 1)} | ${cell((s) => s.pauseMicros, 2)} | ${cell((s) => s.cpuMicros, 1)} | ${cell((s) => s.clientCpuMicros, 1)} |`)
+  }
+  return lines.join('\n')
+}
+
+/** One row per contender, one column per name that reaches `threshold` per request for any of them. */
+function perTypeTable (title, scenario, pick, threshold) {
+  const rows = contenders.map((contender) => [contender, results[`${scenario.name}|default flags|${contender}`]])
+  const names = new Set()
+  for (const [, samples] of rows) {
+    for (const sample of samples) for (const [name, value] of Object.entries(pick(sample) ?? {})) if (value >= threshold) names.add(name)
+  }
+  const columns = [...names].sort()
+  const lines = [`#### ${scenario.name} — ${title} per request (default flags)`, '', `| contender | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---|').join('')}`]
+  for (const [contender, samples] of rows) {
+    lines.push(`| ${contender} | ${columns.map((name) => fixed(2)(medianOf(samples, (s) => pick(s)?.[name]))).join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+const sections = []
+for (const scenario of SCENARIOS) {
+  for (const flagSet of FLAG_SETS) sections.push(gcTable(scenario, flagSet))
+  sections.push(perTypeTable('async resources', scenario, (s) => s.asyncResources, 0.01))
+  if (HAVE_STRACE) sections.push(perTypeTable('syscalls', scenario, (s) => s.syscalls, 0.01))
+}
+const client = clientName(SCENARIOS[0], false)
+const header = `${await machine()}. ${processes} fresh server processes per contender, scenario and flag set, contenders taking turns; per process a ${seconds} s warm-up, then a ${seconds} s window per kind of count, ${client} -c 50 as the client. Medians over the processes (promotion: with the range). "pretenured": bytes V8 allocated straight into old space; "promoted": bytes scavenges copied into old space.${HAVE_STRACE ? '' : ' strace was not on PATH: no syscall counts.'}`
+const body = `${header}\n\n${sections.join('\n\n')}`
+console.log(body)
+if (!args.quick) await appendResults('Per-request counts (benchmarks/counts.mjs)', body)
