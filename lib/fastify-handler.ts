@@ -119,8 +119,6 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.http1 = request.raw.httpVersionMajor === 1
     this.lifecycle = settings.lifecycle
     this.serverSoftware = settings.serverSoftwareHeader
-    // Node's ServerResponse adds Date itself unless the app sent one: the rule of D6.
-    this.addDate = false
   }
 
   protected writeHead (statusCode: number, reason: string, headers: string[]): void {
@@ -298,6 +296,9 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.streamInput?.discardRest()
   }
 }
+
+// Node's ServerResponse adds Date itself unless the app sent one: the rule of D6.
+FastifyHandler.prototype.addDate = false
 
 /**
  * The `onSendHooks` transport: the response goes through reply.send, so

@@ -72,19 +72,20 @@ function isThenable (value: unknown): value is PromiseLike<unknown> {
  * transport puts in the environ.
  */
 export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
-  // Knobs, as wsgiref's class attributes.
+  // Knobs, as wsgiref's class attributes: they live on the prototype (set below the class), so
+  // no request pays for copying them; a subclass or an instance assigns its own.
   /** Adds Date and Server (wsgiref's origin_server); a CGI gateway leaves them to the web server. */
-  originServer = true
+  declare originServer: boolean
   /** The Server header value, or false for none. */
-  serverSoftware: string | false = false
+  declare serverSoftware: string | false
   /**
    * Whether the handler adds Date itself; false for transports that already
    * add one unless the app did (Node's ServerResponse does, from a cached value).
    */
-  addDate = true
-  errorStatus = '500 Internal Server Error'
-  errorHeaders: readonly ResponseHeader[] = ERROR_HEADERS
-  errorBody = 'A server error occurred.  Please contact the administrator.'
+  declare addDate: boolean
+  declare errorStatus: string
+  declare errorHeaders: readonly ResponseHeader[]
+  declare errorBody: string
 
   readonly environ: Environ<Input>
   /** The status line given to startResponse, e.g. `'200 OK'`; null until then. */
@@ -381,15 +382,29 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     if (statusCode < 200) throw new FST_WSGI_INVALID_STATUS(JSON.stringify(this.status), 'a 1xx status is informational, not a final response (103 Early Hints: fastify.earlyHints)')
     this.headersSent = true
     const appHeaders = this.headers as ResponseHeader[]
-    const headers: string[] = []
-    for (let i = 0; i < appHeaders.length; i++) headers.push(appHeaders[i][0], appHeaders[i][1])
-    if (this.originServer) {
-      if (!this.hasDate && this.addDate) headers.push('Date', httpDate())
-      if (this.serverSoftware !== false && !this.hasServer) headers.push('Server', this.serverSoftware)
-    }
+    const serverSoftware = this.serverSoftware
+    const addDate = this.originServer && this.addDate && !this.hasDate
+    const addServer = this.originServer && serverSoftware !== false && !this.hasServer
     // 204 may not carry Content-Length, and a 304's describes the resource, not this empty body.
-    if (this.computedLength !== -1 && (this.headRequest || !this.discardBody)) {
-      headers.push('Content-Length', String(this.computedLength))
+    const addLength = this.computedLength !== -1 && (this.headRequest || !this.discardBody)
+    // The flat list for the transport, allocated at its final size.
+    const headers = new Array<string>(2 * appHeaders.length + (addDate ? 2 : 0) + (addServer ? 2 : 0) + (addLength ? 2 : 0))
+    let end = 0
+    for (let i = 0; i < appHeaders.length; i++) {
+      headers[end++] = appHeaders[i][0]
+      headers[end++] = appHeaders[i][1]
+    }
+    if (addDate) {
+      headers[end++] = 'Date'
+      headers[end++] = httpDate()
+    }
+    if (addServer) {
+      headers[end++] = 'Server'
+      headers[end++] = serverSoftware
+    }
+    if (addLength) {
+      headers[end++] = 'Content-Length'
+      headers[end++] = String(this.computedLength)
     }
     this.writeHead(statusCode, (this.status as string).slice(4), headers)
   }
@@ -449,3 +464,10 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     this.endResponse(this.discardBody ? undefined : this.errorBody)
   }
 }
+
+BaseHandler.prototype.originServer = true
+BaseHandler.prototype.serverSoftware = false
+BaseHandler.prototype.addDate = true
+BaseHandler.prototype.errorStatus = '500 Internal Server Error'
+BaseHandler.prototype.errorHeaders = ERROR_HEADERS
+BaseHandler.prototype.errorBody = 'A server error occurred.  Please contact the administrator.'

@@ -90,7 +90,8 @@ export function checkHeaders (headers: unknown): HeaderFacts {
     if (!Array.isArray(pair) || pair.length !== 2) {
       throw new FST_WSGI_INVALID_HEADER(`${describeValue(pair)} at index ${i}: each header must be a [name, value] pair`)
     }
-    const [name, value] = pair as [unknown, unknown]
+    const name: unknown = pair[0]
+    const value: unknown = pair[1]
     if (typeof name !== 'string' || typeof value !== 'string') {
       throw new FST_WSGI_INVALID_HEADER(`${describeValue(pair)}: header names and values must be strings`)
     }
