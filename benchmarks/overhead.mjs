@@ -54,15 +54,18 @@ class Request {
   get host () { return this.raw.headers.host ?? '' }
   get ip () { return this.raw.socket.remoteAddress }
 }
+// Fastify keeps reply.header() values under this symbol; the handler looks there before it pays for getHeaders().
+const kReplyHeaders = Symbol('fastify.reply.headers')
 class Reply {
   constructor (request, raw) {
     this.request = request
     this.raw = raw
     this.sent = false
+    this[kReplyHeaders] = {}
   }
 
   hijack () { this.sent = true }
-  getHeaders () { return { ...this.raw.getHeaders() } }
+  getHeaders () { return { ...this.raw.getHeaders(), ...this[kReplyHeaders] } }
 }
 
 function exchange ({ path, headers }) {

@@ -1,19 +1,25 @@
-// `npm run bench`: every contender in its own server process (fresh every round), autocannon
-// driven from this process, warm-up then short measured runs taking turns (A B C, C B A …),
-// medians reported as a markdown table in benchmarks/RESULTS.md. `--quick` (CI): one short round over a subset,
-// checking only that every contender answers correctly; it records nothing and judges no speed.
+// `npm run bench`: request throughput with the server as the bottleneck. Every contender runs in
+// its own server process, fresh every round (one process can run 20 % slower than the next for
+// its whole life); the client is wrk (HTTP/1.1) or h2load (HTTP/2) when on PATH — C clients that
+// cost a fraction of a server's CPU per request — and autocannon otherwise. Per scenario, each
+// contender is warmed up, then measured in cycles of short runs taking turns (A B C, C B A).
+// A run whose client used more CPU than the server is flagged client-bound: its ratio says more
+// about the client than about the contenders. Results go to benchmarks/RESULTS.md.
+// `--quick` (CI): one short round over a subset, checking only that every contender answers
+// correctly; it records nothing and judges no speed.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import autocannon from 'autocannon'
+import { BROWSER_HEADERS } from './apps.mjs'
+import { clientName, load } from './load.mjs'
 import { appendResults, machine, median } from './report.mjs'
 
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '3' },
-    cycles: { type: 'string', default: '4' },
-    duration: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '8' },
+    cycles: { type: 'string', default: '1' },
+    duration: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '1' },
     contenders: { type: 'string' },
     scenarios: { type: 'string' }
@@ -23,16 +29,20 @@ const { values: args } = parseArgs({
 const ECHO_BODY = Buffer.alloc(16 * 1024, 'e')
 const SCENARIOS = [
   { name: 'hello', path: '/hello', quick: true },
-  { name: 'hello -p 10', path: '/hello', pipelining: 10 },
+  { name: 'hello 11 headers /app', path: '/app/hello', headers: BROWSER_HEADERS },
   { name: 'legacy', path: '/legacy?name=ada&x=1', headers: { cookie: 'theme=dark; session=abc123', 'user-agent': 'bench/1' }, quick: true },
   { name: '64 KiB', path: '/64k' },
   { name: '1 MiB / 16 chunks', path: '/1m', quick: true },
   { name: '1 MiB file', path: '/file', quick: true },
   { name: 'async 100 chunks', path: '/async' },
   { name: 'POST 16 KiB echo', path: '/echo', method: 'POST', body: ECHO_BODY, headers: { 'content-type': 'application/octet-stream' }, quick: true },
-  { name: '404 in app', path: '/missing', expectStatus: 404 }
+  { name: '404 in app', path: '/missing', expectStatus: 404 },
+  { name: 'HTTP/2 hello', path: '/hello', h2: true, quick: true },
+  { name: 'HTTP/2 1 MiB / 16 chunks', path: '/1m', h2: true }
 ]
 const CONTENDERS = ['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply', 'express', 'middie', 'node-http', 'cli-2-workers']
+/** The contenders that speak HTTP/2 (h2c): the Fastify servers. */
+const H2_CONTENDERS = new Set(['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply'])
 
 const contenders = args.contenders?.split(',') ?? CONTENDERS
 const scenarios = SCENARIOS.filter((scenario) =>
@@ -42,14 +52,21 @@ const cycles = args.quick ? 1 : Number(args.cycles)
 const duration = args.quick ? 1 : Number(args.duration)
 const warmup = args.quick ? 0 : Number(args.warmup)
 
-async function startServer (contender) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./servers.mjs', import.meta.url)), contender], { stdio: ['ignore', 'pipe', 'inherit'] })
+function contendersOf (scenario) {
+  return scenario.h2 ? contenders.filter((contender) => H2_CONTENDERS.has(contender)) : contenders
+}
+
+async function startServer (contender, h2) {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./servers.mjs', import.meta.url)), contender], {
+    env: { ...process.env, BENCH_H2: h2 ? '1' : '0' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   let output = ''
   for await (const chunk of child.stdout) {
     output += chunk
     const match = /READY (\d+)/.exec(output)
-    if (match) return { child, exited, port: Number(match[1]) }
+    if (match) return { child, exited, port: Number(match[1]), h2 }
   }
   throw new Error(`${contender} did not start`)
 }
@@ -59,40 +76,40 @@ async function stopServers (servers) {
   await Promise.all(servers.map(({ exited }) => exited))
 }
 
-async function cpuMicros (port) {
-  const usage = await (await fetch(`http://127.0.0.1:${port}/__cpu`)).json()
-  return usage.user + usage.system
+/** The server's CPU time in µs (/__cpu), over HTTP/1.1 or HTTP/2 as the server speaks. */
+async function cpuMicros (server) {
+  if (!server.h2) return sum(await (await fetch(`http://127.0.0.1:${server.port}/__cpu`)).json())
+  const http2 = await import('node:http2')
+  const session = http2.connect(`http://127.0.0.1:${server.port}`)
+  try {
+    const text = await new Promise((resolve, reject) => {
+      const stream = session.request({ ':path': '/__cpu' })
+      let body = ''
+      stream.setEncoding('utf8').on('data', (chunk) => { body += chunk }).once('end', () => resolve(body)).once('error', reject)
+    })
+    return sum(JSON.parse(text))
+  } finally {
+    session.close()
+  }
 }
 
-function load (port, scenario, seconds) {
-  return autocannon({
-    url: `http://127.0.0.1:${port}${scenario.path}`,
-    method: scenario.method ?? 'GET',
-    headers: scenario.headers,
-    body: scenario.body,
-    connections: 50,
-    pipelining: scenario.pipelining ?? 1,
-    duration: seconds
-  })
+function sum ({ user, system }) {
+  return user + system
+}
+
+function url (server, scenario) {
+  return `http://127.0.0.1:${server.port}${scenario.path}`
 }
 
 /** One measured run; throws when the contender answered anything but the expected status. */
-async function measure (contender, port, scenario) {
-  const cpuBefore = await cpuMicros(port)
-  const result = await load(port, scenario, duration)
-  const cpu = await cpuMicros(port) - cpuBefore
-  const expected = scenario.expectStatus ?? 200
-  const unexpected = expected === 200 ? result.non2xx : result.requests.total - (result.statusCodeStats[expected]?.count ?? 0)
-  if (result.errors > 0 || result.timeouts > 0 || unexpected > 0 || result.requests.total === 0) {
-    throw new Error(`${contender} / ${scenario.name}: ${result.errors} errors, ${result.timeouts} timeouts, ${unexpected} unexpected statuses of ${result.requests.total}`)
+async function measure (contender, server, scenario) {
+  const cpuBefore = await cpuMicros(server)
+  const result = await load({ url: url(server, scenario), scenario, seconds: duration, h2: scenario.h2 })
+  const cpu = await cpuMicros(server) - cpuBefore
+  if (result.errors > 0 || result.requests === 0) {
+    throw new Error(`${contender} / ${scenario.name}: ${result.errors} errors or unexpected statuses in ${result.requests} requests`)
   }
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    mibPerSecond: result.throughput.average / 1024 / 1024,
-    cpuPerRequest: cpu / result.requests.total
-  }
+  return { ...result, cpuPerRequest: cpu / result.requests, clientCpuPerRequest: result.clientCpu / result.requests }
 }
 
 /** The median over every cycle of every round of a contender's value relative to native's in the same cycle. */
@@ -100,50 +117,75 @@ function pairedRatio (runs, contender, key) {
   return median(runs[contender].map((run, i) => run[key] / runs.native[i][key]))
 }
 
+/** Processes whose CPU per request was over 1.25× their contender's median: V8's slow-process lottery (issue #17). */
+function slowProcesses (runs, contender) {
+  const perProcess = runs[contender].map((run) => run.cpuPerRequest)
+  const typical = median(perProcess)
+  return perProcess.filter((cpu) => cpu > typical * 1.25).length
+}
+
 function table (runs) {
   const lines = []
   for (const scenario of scenarios) {
     const byContender = runs[scenario.name]
+    const names = contendersOf(scenario)
     const stats = (contender, key) => median(byContender[contender].map((run) => run[key]))
-    const ratio = (contender, key) => contenders.includes('native') ? pairedRatio(byContender, contender, key) : NaN
-    lines.push(`### ${scenario.name}${scenario.pipelining ? '' : ' (-c 50)'}`, '',
-      '| contender | req/s | × native | p50 ms | p99 ms | MiB/s | CPU µs/req | × native CPU |',
-      '|---|---|---|---|---|---|---|---|')
-    for (const contender of contenders) {
-      lines.push(`| ${contender} | ${stats(contender, 'rps').toFixed(0)} | ${ratio(contender, 'rps').toFixed(2)} | ${stats(contender, 'p50')} | ${stats(contender, 'p99')} | ${stats(contender, 'mibPerSecond').toFixed(1)} | ${stats(contender, 'cpuPerRequest').toFixed(1)} | ${ratio(contender, 'cpuPerRequest').toFixed(2)} |`)
+    const range = (contender) => {
+      const values = byContender[contender].map((run) => run.rps)
+      return `${(Math.min(...values) / 1000).toFixed(1)}k–${(Math.max(...values) / 1000).toFixed(1)}k`
+    }
+    const ratio = (contender, key) => names.includes('native') ? pairedRatio(byContender, contender, key).toFixed(2) : '–'
+    lines.push(`### ${scenario.name} (${clientName(scenario, scenario.h2)}${scenario.h2 ? ' -c 20 -m 10' : ' -c 50'})`, '',
+      '| contender | req/s | × native | req/s range | p50 ms | p99 ms | MiB/s | server CPU µs/req | × native CPU | client CPU µs/req | notes |',
+      '|---|---|---|---|---|---|---|---|---|---|---|')
+    for (const contender of names) {
+      const notes = []
+      const clientBound = byContender[contender].filter((run) => run.clientCpuPerRequest > run.cpuPerRequest).length
+      if (clientBound > 0) notes.push(`client-bound in ${clientBound}/${byContender[contender].length} runs`)
+      const slow = slowProcesses(byContender, contender)
+      if (slow > 0) notes.push(`${slow} slow process${slow > 1 ? 'es' : ''}`)
+      lines.push(`| ${contender} | ${stats(contender, 'rps').toFixed(0)} | ${ratio(contender, 'rps')} | ${range(contender)} | ${stats(contender, 'p50').toFixed(2)} | ${stats(contender, 'p99').toFixed(2)} | ${stats(contender, 'mibPerSecond').toFixed(1)} | ${stats(contender, 'cpuPerRequest').toFixed(1)} | ${ratio(contender, 'cpuPerRequest')} | ${stats(contender, 'clientCpuPerRequest').toFixed(1)} | ${notes.join('; ')} |`)
     }
     lines.push('')
   }
   return lines.join('\n')
 }
 
-const runs = Object.fromEntries(scenarios.map((scenario) => [scenario.name, Object.fromEntries(contenders.map((c) => [c, []]))]))
+const runs = Object.fromEntries(scenarios.map((scenario) => [scenario.name, Object.fromEntries(contendersOf(scenario).map((c) => [c, []]))]))
 for (let round = 0; round < rounds; round++) {
-  // Fresh server processes every round: a process that happens to run slow (JIT, memory layout,
-  // its place on the machine) then skews one round of its contender, not all of them.
-  const servers = {}
-  try {
-    for (const contender of contenders) servers[contender] = await startServer(contender)
-    for (const scenario of scenarios) {
-      if (warmup > 0) for (const contender of contenders) await load(servers[contender].port, scenario, warmup)
-      // Short runs taking turns, every other cycle in reverse: the machine's speed drifts over
-      // seconds, and contenders compared within one cycle meet the same drift.
-      for (let cycle = 0; cycle < cycles; cycle++) {
-        for (const contender of cycle % 2 === 0 ? contenders : [...contenders].reverse()) {
-          runs[scenario.name][contender].push(await measure(contender, servers[contender].port, scenario))
-          process.stderr.write('.')
+  for (const h2 of [false, true]) {
+    const roundScenarios = scenarios.filter((scenario) => Boolean(scenario.h2) === h2)
+    if (roundScenarios.length === 0) continue
+    // Fresh server processes every round: a process that happens to run slow (JIT, memory layout,
+    // its place on the machine) then skews one round of its contender, not all of them.
+    const servers = {}
+    try {
+      for (const contender of contendersOf(roundScenarios[0])) servers[contender] = await startServer(contender, h2)
+      for (const scenario of roundScenarios) {
+        const names = contendersOf(scenario)
+        if (warmup > 0) {
+          for (const contender of names) await load({ url: url(servers[contender], scenario), scenario, seconds: warmup, h2 })
+        }
+        // Short runs taking turns, every other cycle in reverse: the machine's speed drifts over
+        // seconds, and contenders compared within one cycle meet the same drift.
+        for (let cycle = 0; cycle < cycles; cycle++) {
+          const order = (round + cycle) % 2 === 0 ? names : [...names].reverse()
+          for (const contender of order) {
+            runs[scenario.name][contender].push(await measure(contender, servers[contender], scenario))
+            process.stderr.write('.')
+          }
         }
       }
+    } finally {
+      await stopServers(Object.values(servers))
     }
-  } finally {
-    await stopServers(Object.values(servers))
   }
 }
 process.stderr.write('\n')
 if (args.quick) {
   console.log(`bench --quick: ${contenders.length} contenders × ${scenarios.length} scenarios answered correctly`)
 } else {
-  const header = `${await machine()}. ${rounds} rounds, each with fresh server processes and, per scenario, ${warmup} s of warm-up then ${cycles} cycles of ${duration} s runs taking turns; medians over all runs. autocannon -c 50 in the parent process, each server in its own process. "× native" is the median of the ratios to native within one cycle.`
+  const header = `${await machine()}. ${rounds} rounds, each with fresh server processes and, per scenario, ${warmup} s of warm-up then ${cycles} cycle${cycles > 1 ? 's' : ''} of ${duration} s runs taking turns (reversed every other round); medians over all runs, so each figure is a median over ${rounds * cycles} runs of ${rounds} processes. Clients: wrk -t1 (HTTP/1.1), h2load (HTTP/2), autocannon where neither applies, each in its own process, the servers each in theirs. "× native" is the median of the ratios to native within one cycle. "client-bound": the client used more CPU than the server in that run; "slow process": a process whose CPU per request was over 1.25× its contender's median.`
   const body = `${header}\n\n${table(runs)}`
   console.log(body)
   await appendResults('Request throughput (benchmarks/run.mjs)', body)
