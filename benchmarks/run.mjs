@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BROWSER_HEADERS } from './apps.mjs'
-import { clientName, load } from './load.mjs'
+import { HAVE_H2LOAD, clientName, load } from './load.mjs'
 import { appendResults, machine, median } from './report.mjs'
 
 const { values: args } = parseArgs({
@@ -45,8 +45,11 @@ const CONTENDERS = ['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsg
 const H2_CONTENDERS = new Set(['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply'])
 
 const contenders = args.contenders?.split(',') ?? CONTENDERS
-const scenarios = SCENARIOS.filter((scenario) =>
+const chosen = SCENARIOS.filter((scenario) =>
   args.scenarios ? args.scenarios.split(',').includes(scenario.name) : !args.quick || scenario.quick)
+// HTTP/2 needs h2load: without it those scenarios are left out, and the run says so.
+const scenarios = chosen.filter((scenario) => HAVE_H2LOAD || !scenario.h2)
+if (scenarios.length < chosen.length) process.stderr.write('h2load is not on PATH (Debian: apt-get install nghttp2-client): the HTTP/2 scenarios are left out\n')
 const rounds = args.quick ? 1 : Number(args.rounds)
 const cycles = args.quick ? 1 : Number(args.cycles)
 const duration = args.quick ? 1 : Number(args.duration)
