@@ -1,8 +1,10 @@
-// In-server counters for `npm run bench:counts` and the promotion guard test: a window opened by
-// GET /__counts/start?mode=gc|async|none and closed by GET /__counts/stop, which answers with the
-// requests served in the window and, per mode, the garbage collector's work (v8.GCProfiler: heap
-// space sizes before and after every collection) or the async resources created, by type.
+// In-server counters for `npm run bench:counts`, `npm run bench` and the promotion guard test: a
+// window opened by GET /__counts/start?mode=gc|async|profile|none and closed by GET
+// /__counts/stop, which answers with the requests served in the window and, per mode, the garbage
+// collector's work (v8.GCProfiler: heap space sizes before and after every collection), the async
+// resources created, by type, or the share of CPU samples spent in process.nextTick itself.
 import { createHook } from 'node:async_hooks'
+import { Session } from 'node:inspector/promises'
 import v8 from 'node:v8'
 
 /** Bytes used in the spaces a scavenge promotes into (everything but the young generation). */
@@ -45,15 +47,43 @@ function heapNow () {
   return { used: v8.getHeapStatistics().used_heap_size, old: oldBytes(v8.getHeapSpaceStatistics().map((space) => ({ spaceName: space.space_name, spaceUsedSize: space.space_used_size }))) }
 }
 
+/**
+ * V8's slow-process lottery (issue #17): in some processes the object literal in Node's
+ * process.nextTick goes megamorphic during warm-up, and from then on every call takes V8's
+ * runtime path — whatever server runs there. Such a process spends several percent of its CPU
+ * samples in nextTick itself; a healthy one well under one percent.
+ */
+function nextTickShare (profile) {
+  const nextTickNodes = new Set(profile.nodes
+    .filter((node) => node.callFrame.functionName === 'nextTick' && node.callFrame.url.endsWith('task_queues'))
+    .map((node) => node.id))
+  const idle = new Set(profile.nodes.filter((node) => node.callFrame.functionName === '(idle)').map((node) => node.id))
+  let busy = 0
+  let inNextTick = 0
+  for (const id of profile.samples) {
+    if (idle.has(id)) continue
+    busy++
+    if (nextTickNodes.has(id)) inNextTick++
+  }
+  return busy === 0 ? 0 : inNextTick / busy
+}
+
 /** Adds the /__counts routes to a benchmark server. */
 export function addProbe (fastify) {
   let requests = 0
   fastify.server.on('request', () => { requests++ })
   let window = null
 
-  fastify.get('/__counts/start', (request, reply) => {
+  fastify.get('/__counts/start', async (request, reply) => {
     const mode = request.query.mode ?? 'none'
-    window = { mode, requests: 0, cpu: null, profiler: null, heap: null, hook: null, asyncResources: {} }
+    window = { mode, requests: 0, cpu: null, profiler: null, heap: null, hook: null, asyncResources: {}, session: null }
+    if (mode === 'profile') {
+      window.session = new Session()
+      window.session.connect()
+      await window.session.post('Profiler.enable')
+      await window.session.post('Profiler.setSamplingInterval', { interval: 200 })
+      await window.session.post('Profiler.start')
+    }
     if (mode === 'async') {
       const counts = window.asyncResources
       window.hook = createHook({ init (_id, type) { counts[type] = (counts[type] ?? 0) + 1 } })
@@ -69,17 +99,22 @@ export function addProbe (fastify) {
       }
       window.hook?.enable()
     })
-    reply.send('started')
+    return 'started'
   })
 
-  fastify.get('/__counts/stop', () => {
+  fastify.get('/__counts/stop', async () => {
     window.hook?.disable()
     // Fastify's request listener runs before the counter's: this request is not counted yet.
     const served = requests
     const cpu = process.cpuUsage(window.cpu)
-    const result = { requests: served, cpuMicros: cpu.user + cpu.system }
+    const result = { requests: served, cpuMicros: cpu.user + cpu.system, userMicros: cpu.user, systemMicros: cpu.system }
     if (window.mode === 'gc') result.gc = gcSummary(window.profiler.stop(), window.heap, heapNow())
     if (window.mode === 'async') result.asyncResources = window.asyncResources
+    if (window.mode === 'profile') {
+      const { profile } = await window.session.post('Profiler.stop')
+      window.session.disconnect()
+      result.nextTickShare = nextTickShare(profile)
+    }
     window = null
     return result
   })

@@ -4,7 +4,9 @@
 // cost a fraction of a server's CPU per request — and autocannon otherwise. Per scenario, each
 // contender is warmed up, then measured in cycles of short runs taking turns (A B C, C B A).
 // A run whose client used more CPU than the server is flagged client-bound: its ratio says more
-// about the client than about the contenders. Results go to benchmarks/RESULTS.md.
+// about the client than about the contenders. Each Fastify server process is also sampled once
+// (a CPU profile under load, after its warm-up) for V8's slow-process lottery, and the table gives
+// the ratio over healthy processes beside the one over all. Results go to benchmarks/RESULTS.md.
 // `--quick` (CI): one short round over a subset, checking only that every contender answers
 // correctly; it records nothing and judges no speed.
 import { spawn } from 'node:child_process'
@@ -41,6 +43,10 @@ const SCENARIOS = [
   { name: 'HTTP/2 1 MiB / 16 chunks', path: '/1m', h2: true }
 ]
 const CONTENDERS = ['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply', 'express', 'middie', 'node-http', 'cli-2-workers']
+/** The contenders whose server process can profile itself (probe.mjs): the single-process Fastify ones. */
+const PROBED = new Set(['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply', 'express', 'middie'])
+/** Share of busy CPU samples in process.nextTick above which a process is one of the slow ones (healthy: under 1 %). */
+const SLOW_NEXT_TICK_SHARE = 0.03
 /** The contenders that speak HTTP/2 (h2c): the Fastify servers. */
 const H2_CONTENDERS = new Set(['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply'])
 
@@ -61,7 +67,7 @@ function contendersOf (scenario) {
 
 async function startServer (contender, h2) {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./servers.mjs', import.meta.url)), contender], {
-    env: { ...process.env, BENCH_H2: h2 ? '1' : '0' },
+    env: { ...process.env, BENCH_H2: h2 ? '1' : '0', BENCH_PROBE: PROBED.has(contender) ? '1' : '0' },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -69,7 +75,7 @@ async function startServer (contender, h2) {
   for await (const chunk of child.stdout) {
     output += chunk
     const match = /READY (\d+)/.exec(output)
-    if (match) return { child, exited, port: Number(match[1]), h2 }
+    if (match) return { child, exited, port: Number(match[1]), h2, slow: undefined }
   }
   throw new Error(`${contender} did not start`)
 }
@@ -79,25 +85,34 @@ async function stopServers (servers) {
   await Promise.all(servers.map(({ exited }) => exited))
 }
 
-/** The server's CPU time in µs (/__cpu), over HTTP/1.1 or HTTP/2 as the server speaks. */
-async function cpuMicros (server) {
-  if (!server.h2) return sum(await (await fetch(`http://127.0.0.1:${server.port}/__cpu`)).json())
+/** GET a path of the server's own (/__cpu, /__counts/...), over HTTP/1.1 or HTTP/2 as it speaks. */
+async function getText (server, path) {
+  if (!server.h2) return (await fetch(`http://127.0.0.1:${server.port}${path}`)).text()
   const http2 = await import('node:http2')
   const session = http2.connect(`http://127.0.0.1:${server.port}`)
   try {
-    const text = await new Promise((resolve, reject) => {
-      const stream = session.request({ ':path': '/__cpu' })
+    return await new Promise((resolve, reject) => {
+      const stream = session.request({ ':path': path })
       let body = ''
       stream.setEncoding('utf8').on('data', (chunk) => { body += chunk }).once('end', () => resolve(body)).once('error', reject)
     })
-    return sum(JSON.parse(text))
   } finally {
     session.close()
   }
 }
 
-function sum ({ user, system }) {
+/** The server's CPU time in µs. */
+async function cpuMicros (server) {
+  const { user, system } = JSON.parse(await getText(server, '/__cpu'))
   return user + system
+}
+
+/** Samples a warmed-up process under load for V8's slow-process lottery (probe.mjs). */
+async function classify (server, scenario) {
+  await getText(server, '/__counts/start?mode=profile')
+  await load({ url: url(server, scenario), scenario, seconds: 1, h2: server.h2 })
+  const { nextTickShare } = JSON.parse(await getText(server, '/__counts/stop'))
+  server.slow = nextTickShare > SLOW_NEXT_TICK_SHARE
 }
 
 function url (server, scenario) {
@@ -112,7 +127,7 @@ async function measure (contender, server, scenario) {
   if (result.errors > 0 || result.requests === 0) {
     throw new Error(`${contender} / ${scenario.name}: ${result.errors} errors or unexpected statuses in ${result.requests} requests`)
   }
-  return { ...result, cpuPerRequest: cpu / result.requests, clientCpuPerRequest: result.clientCpu / result.requests }
+  return { ...result, cpuPerRequest: cpu / result.requests, clientCpuPerRequest: result.clientCpu / result.requests, slow: server.slow }
 }
 
 /** The median over every cycle of every round of a contender's value relative to native's in the same cycle. */
@@ -120,11 +135,12 @@ function pairedRatio (runs, contender, key) {
   return median(runs[contender].map((run, i) => run[key] / runs.native[i][key]))
 }
 
-/** Processes whose CPU per request was over 1.25× their contender's median: V8's slow-process lottery (issue #17). */
-function slowProcesses (runs, contender) {
-  const perProcess = runs[contender].map((run) => run.cpuPerRequest)
-  const typical = median(perProcess)
-  return perProcess.filter((cpu) => cpu > typical * 1.25).length
+/** Median req/s of a contender over its healthy processes relative to native's, or NaN. */
+function healthyRatio (runs, contender) {
+  const healthy = (name) => runs[name].filter((run) => run.slow === false).map((run) => run.rps)
+  const ours = healthy(contender)
+  const natives = healthy('native')
+  return ours.length === 0 || natives.length === 0 ? NaN : median(ours) / median(natives)
 }
 
 function table (runs) {
@@ -138,16 +154,21 @@ function table (runs) {
       return `${(Math.min(...values) / 1000).toFixed(1)}k–${(Math.max(...values) / 1000).toFixed(1)}k`
     }
     const ratio = (contender, key) => names.includes('native') ? pairedRatio(byContender, contender, key).toFixed(2) : '–'
+    const healthy = (contender) => {
+      const value = names.includes('native') ? healthyRatio(byContender, contender) : NaN
+      return Number.isNaN(value) ? '–' : value.toFixed(2)
+    }
+    const slowCount = (contender) => {
+      const samples = byContender[contender]
+      return samples.some((run) => run.slow === undefined) ? '–' : `${samples.filter((run) => run.slow).length}/${samples.length}`
+    }
     lines.push(`### ${scenario.name} (${clientName(scenario, scenario.h2)}${scenario.h2 ? ' -c 20 -m 10' : ' -c 50'})`, '',
-      '| contender | req/s | × native | req/s range | p50 ms | p99 ms | MiB/s | server CPU µs/req | × native CPU | client CPU µs/req | notes |',
-      '|---|---|---|---|---|---|---|---|---|---|---|')
+      '| contender | req/s | × native | × native, healthy processes | slow processes | req/s range | p50 ms | p99 ms | MiB/s | server CPU µs/req | × native CPU | client CPU µs/req | notes |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for (const contender of names) {
-      const notes = []
       const clientBound = byContender[contender].filter((run) => run.clientCpuPerRequest > run.cpuPerRequest).length
-      if (clientBound > 0) notes.push(`client-bound in ${clientBound}/${byContender[contender].length} runs`)
-      const slow = slowProcesses(byContender, contender)
-      if (slow > 0) notes.push(`${slow} slow process${slow > 1 ? 'es' : ''}`)
-      lines.push(`| ${contender} | ${stats(contender, 'rps').toFixed(0)} | ${ratio(contender, 'rps')} | ${range(contender)} | ${stats(contender, 'p50').toFixed(2)} | ${stats(contender, 'p99').toFixed(2)} | ${stats(contender, 'mibPerSecond').toFixed(1)} | ${stats(contender, 'cpuPerRequest').toFixed(1)} | ${ratio(contender, 'cpuPerRequest')} | ${stats(contender, 'clientCpuPerRequest').toFixed(1)} | ${notes.join('; ')} |`)
+      const notes = clientBound > 0 ? `client-bound in ${clientBound}/${byContender[contender].length} runs` : ''
+      lines.push(`| ${contender} | ${stats(contender, 'rps').toFixed(0)} | ${ratio(contender, 'rps')} | ${healthy(contender)} | ${slowCount(contender)} | ${range(contender)} | ${stats(contender, 'p50').toFixed(2)} | ${stats(contender, 'p99').toFixed(2)} | ${stats(contender, 'mibPerSecond').toFixed(1)} | ${stats(contender, 'cpuPerRequest').toFixed(1)} | ${ratio(contender, 'cpuPerRequest')} | ${stats(contender, 'clientCpuPerRequest').toFixed(1)} | ${notes} |`)
     }
     lines.push('')
   }
@@ -164,10 +185,14 @@ for (let round = 0; round < rounds; round++) {
     const servers = {}
     try {
       for (const contender of contendersOf(roundScenarios[0])) servers[contender] = await startServer(contender, h2)
-      for (const scenario of roundScenarios) {
+      for (const [index, scenario] of roundScenarios.entries()) {
         const names = contendersOf(scenario)
         if (warmup > 0) {
           for (const contender of names) await load({ url: url(servers[contender], scenario), scenario, seconds: warmup, h2 })
+        }
+        // V8 settles a process's fate during its warm-up: sample each process once, after the first.
+        if (index === 0 && !args.quick) {
+          for (const contender of names) if (PROBED.has(contender)) await classify(servers[contender], scenario)
         }
         // Short runs taking turns, every other cycle in reverse: the machine's speed drifts over
         // seconds, and contenders compared within one cycle meet the same drift.
@@ -188,7 +213,7 @@ process.stderr.write('\n')
 if (args.quick) {
   console.log(`bench --quick: ${contenders.length} contenders × ${scenarios.length} scenarios answered correctly`)
 } else {
-  const header = `${await machine()}. ${rounds} rounds, each with fresh server processes and, per scenario, ${warmup} s of warm-up then ${cycles} cycle${cycles > 1 ? 's' : ''} of ${duration} s runs taking turns (reversed every other round); medians over all runs, so each figure is a median over ${rounds * cycles} runs of ${rounds} processes. Clients: wrk -t1 (HTTP/1.1), h2load (HTTP/2), autocannon where neither applies, each in its own process, the servers each in theirs. "× native" is the median of the ratios to native within one cycle. "client-bound": the client used more CPU than the server in that run; "slow process": a process whose CPU per request was over 1.25× its contender's median.`
+  const header = `${await machine()}. ${rounds} rounds, each with fresh server processes and, per scenario, ${warmup} s of warm-up then ${cycles} cycle${cycles > 1 ? 's' : ''} of ${duration} s runs taking turns (reversed every other round); medians over all runs, so each figure is a median over ${rounds * cycles} runs of ${rounds} processes. Clients: wrk -t1 (HTTP/1.1), h2load (HTTP/2), autocannon where neither applies, each in its own process, the servers each in theirs. "× native" is the median of the ratios to native within one cycle, over all processes; "× native, healthy processes" compares the medians over the processes V8's slow-process lottery spared (a CPU profile of each process under load: over ${SLOW_NEXT_TICK_SHARE * 100} % of its busy samples in process.nextTick itself marks a slow one; "–": a contender that cannot be sampled). "client-bound": the client used more CPU than the server in that run.`
   const body = `${header}\n\n${table(runs)}`
   console.log(body)
   await appendResults('Request throughput (benchmarks/run.mjs)', body)
