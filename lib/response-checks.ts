@@ -107,24 +107,32 @@ export function checkHeaders (headers: unknown): HeaderFacts {
   return facts
 }
 
+/**
+ * Whether a header name is `lower`, in any case. The usual spellings are
+ * compared first: lowercasing makes a new string for every mixed-case name.
+ */
+function isName (name: string, lower: string, canonical: string): boolean {
+  return name === canonical || name === lower || name.toLowerCase() === lower
+}
+
 // Header names are short, so a length switch avoids lowercasing most of them.
 function noteHeader (facts: HeaderFacts, name: string, value: string): void {
   switch (name.length) {
     case 4:
-      if (name.toLowerCase() === 'date') facts.hasDate = true
+      if (isName(name, 'date', 'Date')) facts.hasDate = true
       break
     case 6:
-      if (name.toLowerCase() === 'server') facts.hasServer = true
+      if (isName(name, 'server', 'Server')) facts.hasServer = true
       break
     case 12:
       // One body, one media type: two would leave the client (and Fastify's onSend path) to guess.
-      if (name.toLowerCase() === 'content-type') {
+      if (isName(name, 'content-type', 'Content-Type')) {
         if (facts.hasContentType) throw new FST_WSGI_INVALID_HEADER(`"${name}: ${value}": Content-Type set twice`)
         facts.hasContentType = true
       }
       break
     case 14:
-      if (name.toLowerCase() === 'content-length') {
+      if (isName(name, 'content-length', 'Content-Length')) {
         if (facts.contentLength !== -1) throw new FST_WSGI_INVALID_HEADER(`"${name}: ${value}": Content-Length set twice`)
         facts.contentLength = parseContentLength(name, value)
       }
