@@ -214,6 +214,9 @@ function serverProtocol (raw: FastifyRequest['raw']): string {
   throw new FST_WSGI_BAD_REQUEST(`the request line says HTTP/${version}, but the connection speaks HTTP/1.x`)
 }
 
+/** The last Host header split into SERVER_NAME and SERVER_PORT. */
+let lastHost = { host: '', scheme: '', serverName: '', serverPort: '' }
+
 /**
  * Builds the environ of one request (checklist B1-B6, DESIGN.md §3). Every
  * key is built from the raw request, not from Fastify's decoded params.
@@ -243,10 +246,15 @@ export function buildEnviron (
   if (host === '') {
     serverName = socket.localAddress ?? ''
     serverPort = String(socket.localPort ?? '')
+  } else if (host === lastHost.host && scheme === lastHost.scheme) {
+    // Clients of one server send the same Host: its parts are reused rather than sliced anew.
+    serverName = lastHost.serverName
+    serverPort = lastHost.serverPort
   } else {
     const portColon = host.indexOf(':', host.charCodeAt(0) === 0x5b ? host.indexOf(']') : 0)
     serverName = portColon === -1 ? host : host.slice(0, portColon)
     serverPort = portColon === -1 ? (scheme === 'https' ? '443' : '80') : host.slice(portColon + 1)
+    lastHost = { host, scheme, serverName, serverPort }
   }
 
   const environ: Environ<AnyWsgiInput> = {

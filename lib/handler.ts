@@ -32,6 +32,14 @@ const ERROR_HEADERS: readonly ResponseHeader[] = Object.freeze([Object.freeze(['
 let cachedDateSecond = -1
 let cachedDate = ''
 
+/** The last status line and its reason phrase: apps send the same few statuses, usually the same string. */
+let lastStatus = { status: '', reason: '' }
+
+function reasonPhrase (status: string): string {
+  if (status !== lastStatus.status) lastStatus = { status, reason: status.slice(4) }
+  return lastStatus.reason
+}
+
 /** The Date header value, formatted at most once a second. */
 function httpDate (): string {
   const now = Date.now()
@@ -406,7 +414,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
       headers[end++] = 'Content-Length'
       headers[end++] = String(this.computedLength)
     }
-    this.writeHead(statusCode, (this.status as string).slice(4), headers)
+    this.writeHead(statusCode, reasonPhrase(this.status as string), headers)
   }
 
   private async drain (): Promise<void> {

@@ -129,9 +129,11 @@ test('B1: SERVER_NAME and SERVER_PORT come from the Host header', bounded, async
   t.equal(viaUndici.SERVER_NAME, '127.0.0.1')
   t.equal(viaUndici.SERVER_PORT, String(port))
   t.equal(viaUndici.HTTP_HOST, `127.0.0.1:${port}`)
-  const named = await rawEnviron(port, 'GET /legacy/ HTTP/1.1\r\nHost: example.com:8080\r\nConnection: close\r\n\r\n')
-  t.equal(named.environ.SERVER_NAME, 'example.com')
-  t.equal(named.environ.SERVER_PORT, '8080')
+  for (let i = 0; i < 2; i++) {
+    const named = await rawEnviron(port, 'GET /legacy/ HTTP/1.1\r\nHost: example.com:8080\r\nConnection: close\r\n\r\n')
+    t.equal(named.environ.SERVER_NAME, 'example.com', 'the same Host twice in a row')
+    t.equal(named.environ.SERVER_PORT, '8080')
+  }
   const noPort = await rawEnviron(port, 'GET /legacy/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n')
   t.equal(noPort.environ.SERVER_NAME, 'example.com')
   t.equal(noPort.environ.SERVER_PORT, '80', 'no port in Host: the scheme default')
@@ -258,6 +260,10 @@ test('B1: behind a trusted proxy, SERVER_NAME and SERVER_PORT follow X-Forwarded
   const environ = await environOf(origin, '/legacy/', { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example' } })
   t.equal(environ.SERVER_NAME, 'public.example')
   t.equal(environ.SERVER_PORT, '443')
+  // The same host right after, but over plain http: the parts of the last Host are reused only for the same scheme.
+  const plainHttp = await environOf(origin, '/legacy/', { headers: { 'x-forwarded-host': 'public.example' } })
+  t.equal(plainHttp.SERVER_NAME, 'public.example')
+  t.equal(plainHttp.SERVER_PORT, '80')
 })
 
 test('B1: a socket that is already gone leaves REMOTE_ADDR, REMOTE_PORT and the socket address empty, not undefined', bounded, async (t) => {
