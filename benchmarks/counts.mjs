@@ -5,15 +5,15 @@
 // scavenges, mark-compacts and GC pause (v8.GCProfiler), at default flags and with a fixed 16 MB
 // semi-space; async resources by type (async_hooks); syscalls by type (strace -c, when on PATH).
 // Medians over the processes; the table goes to RESULTS.md.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BROWSER_HEADERS } from './apps.mjs'
-import { clientName, load } from './load.mjs'
+import { clientName, load, onPath } from './load.mjs'
 import { appendResults, machine, median } from './report.mjs'
+import { startServer } from './server-process.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -36,22 +36,7 @@ const FLAG_SETS = [
 const contenders = args.contenders.split(',')
 const processes = args.quick ? 1 : Number(args.processes)
 const seconds = args.quick ? 1 : Number(args.seconds)
-const HAVE_STRACE = spawnSync('sh', ['-c', 'command -v strace']).status === 0
-
-async function startServer (contender, flags) {
-  const child = spawn(process.execPath, [...flags, fileURLToPath(new URL('./servers.mjs', import.meta.url)), contender], {
-    env: { ...process.env, BENCH_PROBE: '1' },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  let output = ''
-  for await (const chunk of child.stdout) {
-    output += chunk
-    const match = /READY (\d+)/.exec(output)
-    if (match) return { child, exited, origin: `http://127.0.0.1:${match[1]}` }
-  }
-  throw new Error(`${contender} did not start`)
-}
+const HAVE_STRACE = onPath('strace')
 
 async function probe (origin, path) {
   const response = await fetch(`${origin}/__counts/${path}`)
@@ -68,7 +53,7 @@ async function loadChecked (origin, scenario) {
 /** syscalls by name over one load window, from strace attached to the server's threads. */
 async function syscalls (server, scenario) {
   const file = join(tmpdir(), `fastify-wsgi-strace-${process.pid}.txt`)
-  const strace = spawn('strace', ['-c', '-f', '-q', '-o', file, '-p', String(server.child.pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const strace = spawn('strace', ['-c', '-f', '-q', '-o', file, '-p', String(server.pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
   const stopped = new Promise((resolve) => strace.once('exit', resolve))
   // strace says nothing once attached with -q: give it a moment to reach every thread.
   await new Promise((resolve) => setTimeout(resolve, 300))
@@ -89,7 +74,7 @@ async function syscalls (server, scenario) {
 
 /** Every count of one server process, for one scenario under one flag set. */
 async function measure (contender, flagSet, scenario) {
-  const server = await startServer(contender, flagSet.flags)
+  const server = await startServer(contender, { nodeFlags: flagSet.flags, env: { BENCH_PROBE: '1' } })
   try {
     // Warm-up: the JIT and the heap settle before anything is counted.
     await loadChecked(server.origin, scenario)
@@ -117,8 +102,7 @@ async function measure (contender, flagSet, scenario) {
     }
     return counts
   } finally {
-    server.child.kill()
-    await server.exited
+    await server.stop()
   }
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 
-function onPath (command) {
+export function onPath (command) {
   return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0
 }
 

@@ -9,12 +9,11 @@
 // the ratio over healthy processes beside the one over all. Results go to benchmarks/RESULTS.md.
 // `--quick` (CI): one short round over a subset, checking only that every contender answers
 // correctly; it records nothing and judges no speed.
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BROWSER_HEADERS } from './apps.mjs'
 import { HAVE_H2LOAD, clientName, load } from './load.mjs'
 import { appendResults, machine, median } from './report.mjs'
+import { startServer } from './server-process.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -65,24 +64,9 @@ function contendersOf (scenario) {
   return scenario.h2 ? contenders.filter((contender) => H2_CONTENDERS.has(contender)) : contenders
 }
 
-async function startServer (contender, h2) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./servers.mjs', import.meta.url)), contender], {
-    env: { ...process.env, BENCH_H2: h2 ? '1' : '0', BENCH_PROBE: PROBED.has(contender) ? '1' : '0' },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  let output = ''
-  for await (const chunk of child.stdout) {
-    output += chunk
-    const match = /READY (\d+)/.exec(output)
-    if (match) return { child, exited, port: Number(match[1]), h2, slow: undefined }
-  }
-  throw new Error(`${contender} did not start`)
-}
-
-async function stopServers (servers) {
-  for (const { child } of servers) child.kill()
-  await Promise.all(servers.map(({ exited }) => exited))
+async function startContender (contender, h2) {
+  const server = await startServer(contender, { env: { BENCH_H2: h2 ? '1' : '0', BENCH_PROBE: PROBED.has(contender) ? '1' : '0' } })
+  return { ...server, h2, slow: undefined }
 }
 
 /** GET a path of the server's own (/__cpu, /__counts/...), over HTTP/1.1 or HTTP/2 as it speaks. */
@@ -184,7 +168,7 @@ for (let round = 0; round < rounds; round++) {
     // its place on the machine) then skews one round of its contender, not all of them.
     const servers = {}
     try {
-      for (const contender of contendersOf(roundScenarios[0])) servers[contender] = await startServer(contender, h2)
+      for (const contender of contendersOf(roundScenarios[0])) servers[contender] = await startContender(contender, h2)
       for (const [index, scenario] of roundScenarios.entries()) {
         const names = contendersOf(scenario)
         if (warmup > 0) {
@@ -205,7 +189,7 @@ for (let round = 0; round < rounds; round++) {
         }
       }
     } finally {
-      await stopServers(Object.values(servers))
+      await Promise.all(Object.values(servers).map((server) => server.stop()))
     }
   }
 }

@@ -4,6 +4,7 @@
 // speak HTTP/2 without TLS (h2c), as h2load does.
 import { spawn } from 'node:child_process'
 import http from 'node:http'
+import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
 import Fastify from 'fastify'
@@ -102,6 +103,32 @@ function listenCli (workers) {
   })
 }
 
+/** A free port on 127.0.0.1, for servers that cannot report the one they bound. */
+function freePort () {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address()
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+/** gunicorn (Debian: apt-get install gunicorn) with `workers` sync workers serving gunicorn_app.py. */
+async function listenGunicorn (workers) {
+  const port = await freePort()
+  const gunicorn = spawn('gunicorn', ['-w', String(workers), '-b', `127.0.0.1:${port}`, '--log-level', 'warning', '--chdir', fileURLToPath(new URL('.', import.meta.url)), 'gunicorn_app:app'], { stdio: ['ignore', 'inherit', 'inherit'] })
+  process.once('exit', () => gunicorn.kill('SIGTERM'))
+  gunicorn.once('exit', (code) => { console.error(`gunicorn exited with code ${code}`) })
+  for (let tries = 0; tries < 100; tries++) {
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) }).once('error', () => resolve(false))
+    })
+    if (ok) return port
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error('gunicorn did not start')
+}
+
 const contenders = {
   native: () => listenFastify((fastify) => nativeRoutes(fastify)),
   'native-hijack': () => listenFastify((fastify) => {
@@ -137,6 +164,7 @@ const contenders = {
   }),
   'cli-1-worker': () => listenCli(1),
   'cli-2-workers': () => listenCli(2),
+  'gunicorn-2-workers': () => listenGunicorn(2),
   'node-http': () => new Promise((resolve) => {
     const server = http.createServer((req, res) => {
       if (req.url === '/__cpu') {

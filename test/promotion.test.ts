@@ -4,11 +4,8 @@
 // promotes 1-2. With a fixed semi-space it shows within a few thousand requests, deterministically.
 // The benchmark server runs in its own process and reports its collector's work itself.
 import { test } from 'tap'
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
-
-const SERVERS = fileURLToPath(new URL('../benchmarks/servers.mjs', import.meta.url))
+import { startServer } from '../benchmarks/server-process.mjs'
 const WARM_UP = 5000
 const MEASURED = 20_000
 const CONNECTIONS = 50
@@ -16,21 +13,6 @@ const CONNECTIONS = 50
 const PROMOTED_BYTES_BOUND = 64
 
 interface Counts { requests: number, gc: { promoted: number, pretenured: number, markCompacts: number } }
-
-async function startServer (contender: string): Promise<{ port: number, stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--min-semi-space-size=16', '--max-semi-space-size=16', SERVERS, contender], {
-    env: { ...process.env, BENCH_PROBE: '1' },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  let output = ''
-  for await (const chunk of child.stdout) {
-    output += chunk
-    const ready = /READY (\d+)/.exec(output)
-    if (ready !== null) return { port: Number(ready[1]), stop: async () => { child.kill(); await exited } }
-  }
-  throw new Error(`the ${contender} server did not start`)
-}
 
 async function load (pool: Pool, path: string, requests: number): Promise<void> {
   let left = requests
@@ -44,7 +26,7 @@ async function load (pool: Pool, path: string, requests: number): Promise<void> 
 }
 
 async function promotion (contender: string, path: string): Promise<Counts> {
-  const server = await startServer(contender)
+  const server = await startServer(contender, { nodeFlags: ['--min-semi-space-size=16', '--max-semi-space-size=16'], env: { BENCH_PROBE: '1' } })
   const pool = new Pool(`http://127.0.0.1:${server.port}`, { connections: CONNECTIONS })
   try {
     await load(pool, path, WARM_UP)
