@@ -11,7 +11,7 @@
 // correctly; it records nothing and judges no speed.
 import { parseArgs } from 'node:util'
 import { BROWSER_HEADERS } from './apps.mjs'
-import { HAVE_H2LOAD, clientName, load } from './load.mjs'
+import { HAVE_H2LOAD, clientName, load, onPath } from './load.mjs'
 import { appendResults, machine, median } from './report.mjs'
 import { startServer } from './server-process.mjs'
 
@@ -41,7 +41,9 @@ const SCENARIOS = [
   { name: 'HTTP/2 hello', path: '/hello', h2: true, quick: true },
   { name: 'HTTP/2 1 MiB / 16 chunks', path: '/1m', h2: true }
 ]
-const CONTENDERS = ['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply', 'express', 'middie', 'node-http', 'cli-2-workers']
+// gunicorn with two sync workers (Debian: apt-get install gunicorn) is the bar for the CLI.
+const CONTENDERS = ['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply', 'express', 'middie', 'node-http', 'cli-2-workers',
+  ...(onPath('gunicorn') ? ['gunicorn-2-workers'] : [])]
 /** The contenders whose server process can profile itself (probe.mjs): the single-process Fastify ones. */
 const PROBED = new Set(['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply', 'express', 'middie'])
 /** Share of busy CPU samples in process.nextTick above which a process is one of the slow ones (healthy: under 1 %). */
