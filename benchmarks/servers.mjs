@@ -155,12 +155,12 @@ const contenders = {
   express: () => listenFastify(async (fastify) => {
     const { default: fastifyExpress } = await import('@fastify/express')
     await fastify.register(fastifyExpress)
-    fastify.use((req, res, next) => { req.url.startsWith('/__cpu') ? next() : rawHandler(req, res) })
+    fastify.use((req, res, next) => { req.url.startsWith('/__') ? next() : rawHandler(req, res) })
   }),
   middie: () => listenFastify(async (fastify) => {
     const { default: fastifyMiddie } = await import('@fastify/middie')
     await fastify.register(fastifyMiddie)
-    fastify.use((req, res, next) => { req.url.startsWith('/__cpu') ? next() : rawHandler(req, res) })
+    fastify.use((req, res, next) => { req.url.startsWith('/__') ? next() : rawHandler(req, res) })
   }),
   'cli-1-worker': () => listenCli(1),
   'cli-2-workers': () => listenCli(2),
