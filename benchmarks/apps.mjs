@@ -40,9 +40,13 @@ export async function * hundredSmall () {
   for (let i = 0; i < 100; i++) yield SMALL
 }
 
-/** The scenarios as one WSGI app routing on PATH_INFO. */
+/**
+ * The scenarios as one WSGI app routing on PATH_INFO. Mounted at /app, PATH_INFO is the rest;
+ * served from the root (the CLI), the /app prefix is its own to drop.
+ */
 export function wsgiApp (environ, startResponse) {
-  switch (environ.PATH_INFO) {
+  const path = environ.PATH_INFO
+  switch (environ.SCRIPT_NAME === '' && path.startsWith('/app/') ? path.slice(4) : path) {
     case '/hello':
       startResponse('200 OK', [['Content-Type', 'text/plain']])
       return [HELLO]

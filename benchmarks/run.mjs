@@ -36,7 +36,9 @@ const SCENARIOS = [
   { name: '1 MiB / 16 chunks', path: '/1m', quick: true },
   { name: '1 MiB file', path: '/file', quick: true },
   { name: 'async 100 chunks', path: '/async' },
-  { name: 'POST 16 KiB echo', path: '/echo', method: 'POST', body: ECHO_BODY, headers: { 'content-type': 'application/octet-stream' }, quick: true },
+  // autocannon drives it (wrk sends no body without a script), and autocannon loses a few requests
+  // to a server that closes every connection after its response, as gunicorn's sync workers do.
+  { name: 'POST 16 KiB echo', path: '/echo', method: 'POST', body: ECHO_BODY, headers: { 'content-type': 'application/octet-stream' }, quick: true, without: ['gunicorn-2-workers'] },
   { name: '404 in app', path: '/missing', expectStatus: 404 },
   { name: 'HTTP/2 hello', path: '/hello', h2: true, quick: true },
   { name: 'HTTP/2 1 MiB / 16 chunks', path: '/1m', h2: true }
@@ -63,7 +65,7 @@ const duration = args.quick ? 1 : Number(args.duration)
 const warmup = args.quick ? 0 : Number(args.warmup)
 
 function contendersOf (scenario) {
-  return scenario.h2 ? contenders.filter((contender) => H2_CONTENDERS.has(contender)) : contenders
+  return contenders.filter((contender) => (!scenario.h2 || H2_CONTENDERS.has(contender)) && !scenario.without?.includes(contender))
 }
 
 async function startContender (contender, h2) {
