@@ -85,8 +85,9 @@ export function guessScheme (environ: Record<string, unknown>): 'http' | 'https'
  * Moves one path segment from PATH_INFO to SCRIPT_NAME and returns it
  * (wsgiref.util.shift_path_info): the step of a dispatching middleware. Empty
  * and `.` segments in between are dropped; null when PATH_INFO is empty.
+ * A missing SCRIPT_NAME or PATH_INFO counts as `''`, as wsgiref's `environ.get(key, '')`.
  */
-export function shiftPathInfo (environ: { SCRIPT_NAME: string, PATH_INFO: string }): string | null {
+export function shiftPathInfo (environ: { SCRIPT_NAME?: string, PATH_INFO?: string }): string | null {
   const pathInfo = environ.PATH_INFO
   if (!pathInfo) return null
   if (pathInfo[0] !== '/') throw new TypeError(`PATH_INFO must be empty or start with "/", got ${JSON.stringify(pathInfo)}`)
@@ -94,7 +95,7 @@ export function shiftPathInfo (environ: { SCRIPT_NAME: string, PATH_INFO: string
   const middle = parts.slice(1, -1).filter((part) => part !== '' && part !== '.')
   const name = middle.length > 0 ? middle[0] : parts[parts.length - 1]
   const rest = middle.length > 0 ? ['', ...middle.slice(1), parts[parts.length - 1]] : ['']
-  let scriptName = normalizeAbsolutePath(environ.SCRIPT_NAME + '/' + name)
+  let scriptName = normalizeAbsolutePath((environ.SCRIPT_NAME ?? '') + '/' + name)
   if (scriptName.endsWith('/')) scriptName = scriptName.slice(0, -1)
   if (!name && !scriptName.endsWith('/')) scriptName += '/'
   environ.SCRIPT_NAME = scriptName

@@ -33,6 +33,20 @@ test('H2: shiftPathInfo normalizes empty, . and .. segments (testNormalizedShift
   t.throws(() => shift('', 'x'), { name: 'TypeError', message: 'PATH_INFO must be empty or start with "/", got "x"' })
 })
 
+test('H2: a missing SCRIPT_NAME counts as empty, as in wsgiref (the README\'s setupTestingDefaults example)', async (t) => {
+  const environ: Record<string, unknown> = { PATH_INFO: '/users/7' }
+  setupTestingDefaults(environ)
+  t.notOk('SCRIPT_NAME' in environ, 'setupTestingDefaults leaves SCRIPT_NAME alone when PATH_INFO is given, as wsgiref does')
+  t.equal(shiftPathInfo(environ), 'users')
+  t.equal(environ.SCRIPT_NAME, '/users')
+  t.equal(environ.PATH_INFO, '/7')
+  t.equal(applicationUri(environ as Parameters<typeof applicationUri>[0]), 'http://127.0.0.1/users')
+  // The values CPython's wsgiref gives for the same environ.
+  const untouched = { PATH_INFO: '/a/b' }
+  t.equal(shiftPathInfo(untouched), 'a')
+  t.same(untouched, { PATH_INFO: '/b', SCRIPT_NAME: '/a' })
+})
+
 const base = { 'wsgi.url_scheme': 'http', SERVER_NAME: '127.0.0.1', SERVER_PORT: '80', HTTP_HOST: '127.0.0.1' }
 
 test('H2: applicationUri (testAppURIs)', async (t) => {
