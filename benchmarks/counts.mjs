@@ -4,9 +4,10 @@
 // request: bytes allocated, bytes allocated straight into old space (pretenured), bytes promoted,
 // scavenges, mark-compacts and GC pause (v8.GCProfiler), at default flags and with a fixed 16 MB
 // semi-space; async resources by type (async_hooks); syscalls by type (strace -c, when on PATH).
-// Medians over the processes; the table goes to RESULTS.md.
-import { spawn } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
+// Medians over the processes; the table goes to RESULTS.md. `--callgrind` instead counts
+// instructions per request under valgrind (slow: over a minute per contender and scenario).
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -20,7 +21,8 @@ const { values: args } = parseArgs({
     processes: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '3' },
     contenders: { type: 'string', default: 'native,native-hijack,wsgi-mount,wsgi-onsend' },
-    quick: { type: 'boolean', default: false }
+    quick: { type: 'boolean', default: false },
+    callgrind: { type: 'boolean', default: false }
   }
 })
 
@@ -37,6 +39,14 @@ const contenders = args.contenders.split(',')
 const processes = args.quick ? 1 : Number(args.processes)
 const seconds = args.quick ? 1 : Number(args.seconds)
 const HAVE_STRACE = onPath('strace')
+const CALLGRIND = args.callgrind
+if (CALLGRIND && !onPath('valgrind')) {
+  console.error('--callgrind needs valgrind (Debian: apt-get install valgrind)')
+  process.exit(2)
+}
+// Under valgrind a server runs some fifty times slower: the JIT needs this long to settle.
+const CALLGRIND_WARMUP_SECONDS = 60
+const CALLGRIND_SECONDS = 10
 
 async function probe (origin, path) {
   const response = await fetch(`${origin}/__counts/${path}`)
@@ -72,6 +82,40 @@ async function syscalls (server, scenario) {
   return counts
 }
 
+/**
+ * Instructions per request, counted by callgrind in one server process over a window after a long
+ * warm-up (JIT compilation would otherwise dominate). Node runs with --single-threaded, so the
+ * collector's and the compiler's work is on the counted thread too.
+ */
+async function instructions (contender, scenario) {
+  const dir = tmpdir()
+  const prefix = `fastify-wsgi-callgrind-${process.pid}-${contender}`
+  const server = await startServer(contender, {
+    nodeFlags: ['--single-threaded'],
+    env: { BENCH_PROBE: '1' },
+    wrapper: ['valgrind', '--tool=callgrind', '-q', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, prefix)}.%p`]
+  })
+  const control = (...options) => spawnSync('callgrind_control', [...options, String(server.pid)], { stdio: 'ignore' })
+  let requests
+  try {
+    await load({ url: server.origin + scenario.path, scenario, seconds: CALLGRIND_WARMUP_SECONDS })
+    control('-i', 'on')
+    await probe(server.origin, 'start?mode=none')
+    await load({ url: server.origin + scenario.path, scenario, seconds: CALLGRIND_SECONDS })
+    requests = (await probe(server.origin, 'stop')).requests
+    control('-i', 'off')
+  } finally {
+    await server.stop()
+  }
+  let total = 0
+  for (const file of readdirSync(dir).filter((name) => name.startsWith(prefix))) {
+    const totals = /^totals: (\d+)/m.exec(readFileSync(join(dir, file), 'utf8'))
+    if (totals !== null) total += Number(totals[1])
+    rmSync(join(dir, file), { force: true })
+  }
+  return total / requests
+}
+
 /** Every count of one server process, for one scenario under one flag set. */
 async function measure (contender, flagSet, scenario) {
   const server = await startServer(contender, { nodeFlags: flagSet.flags, env: { BENCH_PROBE: '1' } })
@@ -104,6 +148,25 @@ async function measure (contender, flagSet, scenario) {
   } finally {
     await server.stop()
   }
+}
+
+if (CALLGRIND) {
+  // A mode of its own: under valgrind one contender takes over a minute per scenario.
+  const lines = []
+  for (const scenario of SCENARIOS) {
+    const counts = {}
+    for (const contender of contenders) {
+      counts[contender] = await instructions(contender, scenario)
+      process.stderr.write('.')
+    }
+    lines.push(`#### ${scenario.name}`, '', '| contender | instructions / req | × native |', '|---|---|---|',
+      ...contenders.map((contender) => `| ${contender} | ${counts[contender].toFixed(0)} | ${counts.native === undefined ? '–' : (counts[contender] / counts.native).toFixed(2)} |`), '')
+  }
+  process.stderr.write('\n')
+  const body = `${await machine()}. callgrind (valgrind) in one fresh server process per contender and scenario, node --single-threaded (the collector and the compiler work on the counted thread), ${CALLGRIND_WARMUP_SECONDS} s of warm-up under valgrind, then ${CALLGRIND_SECONDS} s counted; ${clientName(SCENARIOS[0], false)} -c 50 as the client.\n\n${lines.join('\n')}`
+  console.log(body)
+  if (!args.quick) await appendResults('Instructions per request (benchmarks/counts.mjs --callgrind)', body)
+  process.exit(0)
 }
 
 const results = {}

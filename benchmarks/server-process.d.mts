@@ -7,4 +7,4 @@ export interface BenchmarkServer {
   stop: () => Promise<void>
 }
 
-export function startServer (contender: string, options?: { nodeFlags?: string[], env?: Record<string, string> }): Promise<BenchmarkServer>
+export function startServer (contender: string, options?: { nodeFlags?: string[], env?: Record<string, string>, wrapper?: string[] }): Promise<BenchmarkServer>

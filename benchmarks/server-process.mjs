@@ -7,10 +7,12 @@ const SERVERS = fileURLToPath(new URL('./servers.mjs', import.meta.url))
 
 /**
  * Starts `node <nodeFlags> servers.mjs <contender>` with `env` added to this process's
- * environment; resolves once it listens, with its port and a stop() that ends it.
+ * environment, under `wrapper` if given (a command and its arguments, such as valgrind's);
+ * resolves once it listens, with its port and a stop() that ends it.
  */
-export async function startServer (contender, { nodeFlags = [], env = {} } = {}) {
-  const child = spawn(process.execPath, [...nodeFlags, SERVERS, contender], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+export async function startServer (contender, { nodeFlags = [], env = {}, wrapper = [] } = {}) {
+  const command = [...wrapper, process.execPath, ...nodeFlags, SERVERS, contender]
+  const child = spawn(command[0], command.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   let output = ''
   for await (const chunk of child.stdout) {
