@@ -127,9 +127,10 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     const hooked = hookHeaders(this.reply)
     const list = hooked !== null && addHookHeaders(headers, hooked) ? groupRepeatedNames(headers) : headers
     if (this.mustCloseConnection()) list.push('Connection', 'close')
-    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
     if (this.http1) this.res.writeHead(statusCode, reason, list)
-    else this.res.writeHead(statusCode, list)
+    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2), and its compatibility layer takes an object
+    // at half the cost of a list (for a list it first removes every name, then appends it).
+    else this.res.writeHead(statusCode, headerObject(list))
   }
 
   /** The connection closes after this response: an unread upload too big to drain, or a server closing. */
@@ -406,6 +407,19 @@ class FastifySendHandler extends FastifyHandler {
     // Fastify destroys the response, so the client sees it incomplete (or gets the error response if no byte went out).
     body.destroy(new Error('The WSGI response was aborted after it started'))
   }
+}
+
+/** The flat header list as one object, repeated names (in any case) as one array of values. */
+function headerObject (list: Array<string | string[]>): Record<string, string | string[]> {
+  // No prototype: a header may be named __proto__.
+  const headers: Record<string, string | string[]> = Object.create(null)
+  for (let i = 0; i < list.length; i += 2) {
+    const name = (list[i] as string).toLowerCase()
+    const value = list[i + 1]
+    const previous = headers[name]
+    headers[name] = previous === undefined ? value : ([] as string[]).concat(previous, value)
+  }
+  return headers
 }
 
 /**

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
 import type { Environ, StartResponse, WsgiApp } from '../lib/index.js'
-import { listenWithMount, waitFor } from './helpers/server.js'
+import fastifyWsgi from '../lib/index.js'
+import { createServer, listenWithMount, waitFor } from './helpers/server.js'
 
 interface H2Response { status: number, headers: http2.IncomingHttpHeaders, informational: number[], body: string, error?: string }
 
@@ -43,6 +44,30 @@ for (const onSendHooks of [false, true]) {
     for (const name of ['connection', 'keep-alive', 'transfer-encoding']) t.equal(response.headers[name], undefined, name)
   })
 }
+
+test('h2c: repeated headers in any case, a hook\'s header and a header named __proto__ all arrive', async (t) => {
+  const { fastify } = createServer(t, { http2: true })
+  fastify.addHook('onRequest', async (request, reply) => { if (request.url === '/hooked') reply.header('x-hook', 'from-hook') })
+  await fastify.register(fastifyWsgi, {
+    validate: true,
+    app: (_environ: Environ, startResponse: StartResponse) => {
+      startResponse('200 OK', [['Set-Cookie', 'a=1'], ['set-cookie', 'b=2'], ['X-Many', 'x'], ['x-many', 'y'], ['__proto__', 'kept'], ['Content-Type', 'text/plain']])
+      return ['ok']
+    }
+  })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const origin = `http://127.0.0.1:${(fastify.server.address() as { port: number }).port}`
+  const plain = await h2Get(origin, '/')
+  t.same(plain.headers['set-cookie'], ['a=1', 'b=2'])
+  t.equal(plain.headers['x-many'], 'x, y')
+  const response = await h2Get(origin, '/hooked')
+  t.equal(response.status, 200)
+  t.same(response.headers['set-cookie'], ['a=1', 'b=2'])
+  t.equal(response.headers['x-many'], 'x, y')
+  t.equal(Object.getOwnPropertyDescriptor(response.headers, '__proto__')?.value, 'kept', 'a header named __proto__ is a header')
+  t.equal(response.headers['x-hook'], 'from-hook')
+  t.equal(response.body, 'ok')
+})
 
 test('h2c: an error after the first chunk resets the stream: the client never sees a clean end', async (t) => {
   const { origin, logs } = await listenWithMount(t, {
