@@ -49,7 +49,8 @@ test('h2c: repeated headers in any case, a hook\'s header and a header named __p
   const { fastify } = createServer(t, { http2: true })
   fastify.addHook('onRequest', async (request, reply) => { if (request.url === '/hooked') reply.header('x-hook', 'from-hook') })
   await fastify.register(fastifyWsgi, {
-    validate: true,
+    // wsgiref.validate wants names that start with a letter; HTTP (and startResponse) allow __proto__.
+    validate: false,
     app: (_environ: Environ, startResponse: StartResponse) => {
       startResponse('200 OK', [['Set-Cookie', 'a=1'], ['set-cookie', 'b=2'], ['X-Many', 'x'], ['x-many', 'y'], ['__proto__', 'kept'], ['Content-Type', 'text/plain']])
       return ['ok']
@@ -58,6 +59,7 @@ test('h2c: repeated headers in any case, a hook\'s header and a header named __p
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const origin = `http://127.0.0.1:${(fastify.server.address() as { port: number }).port}`
   const plain = await h2Get(origin, '/')
+  t.equal(plain.status, 200, plain.body)
   t.same(plain.headers['set-cookie'], ['a=1', 'b=2'])
   t.equal(plain.headers['x-many'], 'x, y')
   const response = await h2Get(origin, '/hooked')
