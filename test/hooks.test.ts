@@ -63,7 +63,10 @@ for (const [source, setHeader] of [
 
 test('hookHeaders: a reply without Fastify\'s header store falls back to reply.getHeaders()', async (t) => {
   const fallback = { raw: { getHeaderNames: () => [] }, getHeaders: () => ({ 'x-from': 'getHeaders' }) } as unknown as FastifyReply
-  t.same(hookHeaders(fallback), { 'x-from': 'getHeaders' })
+  t.same(hookHeaders(fallback), { 'x-from': 'getHeaders' }, 'after Fastify\'s replies')
+  // A fresh copy of the module meets no Fastify reply first: its store's key is never found.
+  const fresh = await t.mockImport<typeof import('../lib/response-headers.js')>('../lib/response-headers.js')
+  t.same(fresh.hookHeaders(fallback), { 'x-from': 'getHeaders' }, 'in a Fastify that keeps no store')
 })
 
 test('a hook that answers stops the app from running', async (t) => {
