@@ -9,6 +9,7 @@
 // the ratio over healthy processes beside the one over all. Results go to benchmarks/RESULTS.md.
 // `--quick` (CI): one short round over a subset, checking only that every contender answers
 // correctly; it records nothing and judges no speed.
+import http2 from 'node:http2'
 import { parseArgs } from 'node:util'
 import { BROWSER_HEADERS } from './apps.mjs'
 import { HAVE_H2LOAD, clientName, load, onPath } from './load.mjs'
@@ -76,7 +77,6 @@ async function startContender (contender, h2) {
 /** GET a path of the server's own (/__cpu, /__counts/...), over HTTP/1.1 or HTTP/2 as it speaks. */
 async function getText (server, path) {
   if (!server.h2) return (await fetch(`http://127.0.0.1:${server.port}${path}`)).text()
-  const http2 = await import('node:http2')
   const session = http2.connect(`http://127.0.0.1:${server.port}`)
   try {
     return await new Promise((resolve, reject) => {

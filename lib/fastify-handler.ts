@@ -8,7 +8,7 @@ import type { FileWrapper } from './file-wrapper.js'
 import { buildEnviron, type EnvironSettings } from './environ.js'
 import { BufferedInput, UnavailableInput, readBody } from './input.js'
 import { StreamInput } from './stream-input.js'
-import { addHookHeaders, groupRepeatedNames, hookHeaders } from './response-headers.js'
+import { addHookHeaders, groupRepeatedNames, headerObject, hookHeaders } from './response-headers.js'
 import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
 import { ErrorStream } from './error-stream.js'
 import { responseGone } from './extensions.js'
@@ -123,14 +123,18 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 
   protected writeHead (statusCode: number, reason: string, headers: string[]): void {
     this.reply.hijack()
-    // Only a response that already holds headers needs repeated names grouped: keep the Set off the common path.
     const hooked = hookHeaders(this.reply)
-    const list = hooked !== null && addHookHeaders(headers, hooked) ? groupRepeatedNames(headers) : headers
+    const withHookHeaders = hooked !== null && addHookHeaders(headers, hooked)
+    if (!this.http1) {
+      // HTTP/2 has no reason phrase (RFC 9113 §8.3.2) and no connection to close; its compatibility
+      // layer takes an object at half the cost of a list (for a list it first removes every name).
+      this.res.writeHead(statusCode, headerObject(headers))
+      return
+    }
+    // Only a response that already holds headers needs repeated names grouped: keep the Set off the common path.
+    const list = withHookHeaders ? groupRepeatedNames(headers) : headers
     if (this.mustCloseConnection()) list.push('Connection', 'close')
-    if (this.http1) this.res.writeHead(statusCode, reason, list)
-    // HTTP/2 has no reason phrase (RFC 9113 §8.3.2), and its compatibility layer takes an object
-    // at half the cost of a list (for a list it first removes every name, then appends it).
-    else this.res.writeHead(statusCode, headerObject(list))
+    this.res.writeHead(statusCode, reason, list)
   }
 
   /** The connection closes after this response: an unread upload too big to drain, or a server closing. */
@@ -407,19 +411,6 @@ class FastifySendHandler extends FastifyHandler {
     // Fastify destroys the response, so the client sees it incomplete (or gets the error response if no byte went out).
     body.destroy(new Error('The WSGI response was aborted after it started'))
   }
-}
-
-/** The flat header list as one object, repeated names (in any case) as one array of values. */
-function headerObject (list: Array<string | string[]>): Record<string, string | string[]> {
-  // No prototype: a header may be named __proto__.
-  const headers: Record<string, string | string[]> = Object.create(null)
-  for (let i = 0; i < list.length; i += 2) {
-    const name = (list[i] as string).toLowerCase()
-    const value = list[i + 1]
-    const previous = headers[name]
-    headers[name] = previous === undefined ? value : ([] as string[]).concat(previous, value)
-  }
-  return headers
 }
 
 /**

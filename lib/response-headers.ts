@@ -90,3 +90,18 @@ export function groupRepeatedNames (headers: string[]): Array<string | string[]>
   for (const [name, values] of groups.values()) grouped.push(name, values.length === 1 ? values[0] : values)
   return grouped
 }
+
+/**
+ * The flat `[name, value...]` list as one object for HTTP/2's res.writeHead,
+ * keyed by lower-cased name, a repeated name's values as one array.
+ */
+export function headerObject (headers: string[]): Record<string, string | string[]> {
+  // No prototype: a header may be named __proto__.
+  const grouped: Record<string, string | string[]> = Object.create(null)
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i].toLowerCase()
+    const previous = grouped[name]
+    grouped[name] = previous === undefined ? headers[i + 1] : ([] as string[]).concat(previous, headers[i + 1])
+  }
+  return grouped
+}
