@@ -7,7 +7,7 @@ export const FST_WSGI_INVALID_OPTION = createError<[string, string]>(
   'FST_WSGI_INVALID_OPTION', 'Invalid fastify-wsgi option "%s": %s', 500, TypeError)
 export const FST_WSGI_ALREADY_DECORATED = createError(
   'FST_WSGI_ALREADY_DECORATED',
-  'fastify-wsgi was already registered without "app" in this scope: reply.wsgi exists; pass per-call options to reply.wsgi(app, options) instead',
+  'fastify-wsgi was already registered without "app" in this scope, which set reply.wsgi\'s defaults here; register it once per scope (or in a child scope for other defaults), or pass per-call options to reply.wsgi(app, options)',
   500)
 
 // The app broke the protocol: startResponse, write and the body (checklist C, D).

@@ -50,12 +50,19 @@ function passThroughParser (_request: FastifyRequest, payload: unknown, done: (e
   done(null, payload)
 }
 
-function decorateReply (fastify: FastifyInstance, settings: HandlerSettings): void {
+// reply.wsgi's defaults in a scope: the options of the registration without `app` in that scope or
+// the nearest parent. Kept on the Fastify instance (a child scope's instance inherits from its
+// parent's), and found from the reply through `reply.server`, the instance of the route's scope.
+const kReplyWsgiSettings = Symbol('fastify-wsgi.replyWsgiSettings')
+
+interface ScopeWithSettings { [kReplyWsgiSettings]?: HandlerSettings }
+
+function decorateReply (fastify: FastifyInstance, librarySettings: HandlerSettings): void {
   fastify.decorateReply('wsgi', function wsgi (this: FastifyReply, appArgument: unknown, options?: ReplyWsgiOptions): Promise<void> {
     let app = checkApp('app', appArgument)
-    let callSettings = settings
+    let callSettings = (this.server as ScopeWithSettings)[kReplyWsgiSettings] ?? librarySettings
     if (options !== undefined) {
-      callSettings = resolveSettings(options, settings)
+      callSettings = resolveSettings(options, callSettings)
       if (options.scriptName !== undefined) callSettings.scriptName = normalizeScriptName('scriptName', options.scriptName)
     }
     if (callSettings.validate) app = validator(app)
@@ -82,10 +89,17 @@ function mount (fastify: FastifyInstance, app: WsgiApp<AnyWsgiInput>, settings: 
 async function fastifyWsgiPlugin (fastify: FastifyInstance, options: FastifyWsgiOptions): Promise<void> {
   const app = options.app === undefined ? undefined : checkApp('app', options.app)
   if (options.prefix !== undefined) normalizeScriptName('prefix', options.prefix)
-  const settings = resolveSettings(options, defaultSettings(fastify.initialConfig.bodyLimit as number, serverLifecycle(fastify)))
-  if (!fastify.hasReplyDecorator('wsgi')) decorateReply(fastify, settings)
-  else if (app === undefined) throw new FST_WSGI_ALREADY_DECORATED()
-  if (app !== undefined) mount(fastify, settings.validate ? validator(app) : app, settings, options.prefix)
+  const librarySettings = defaultSettings(fastify.initialConfig.bodyLimit as number, serverLifecycle(fastify))
+  const settings = resolveSettings(options, librarySettings)
+  if (!fastify.hasReplyDecorator('wsgi')) decorateReply(fastify, librarySettings)
+  if (app !== undefined) {
+    mount(fastify, settings.validate ? validator(app) : app, settings, options.prefix)
+    return
+  }
+  // fastify-plugin hands us the registering scope's own instance: an own property is this scope's.
+  const scope = fastify as FastifyInstance & ScopeWithSettings
+  if (Object.hasOwn(scope, kReplyWsgiSettings)) throw new FST_WSGI_ALREADY_DECORATED()
+  scope[kReplyWsgiSettings] = settings
 }
 
 /** The fastify-wsgi plugin: mounts WSGI-style apps and decorates `reply.wsgi`. */

@@ -106,13 +106,47 @@ test('reply.wsgi runs an app from any route, after Fastify routing and hooks', a
   t.equal(split.body, 'GET /split|/y|')
 })
 
-test('a mount also decorates reply.wsgi when no registration did', async (t) => {
+test("a mount's options apply to that mount only, not to reply.wsgi in its scope", async (t) => {
+  const { fastify } = createServer(t)
+  const inputMode: WsgiApp = (environ, startResponse) => {
+    startResponse('200 OK', [['Content-Type', 'text/plain']])
+    return [(environ['wsgi.input'] as object).constructor.name === 'StreamInput' ? 'stream' : 'buffer']
+  }
+  await fastify.register(fastifyWsgi, { prefix: '/upload', app: inputMode, input: 'stream', serverSoftware: 'upload-svc' })
+  fastify.get('/form', (_request, reply) => reply.wsgi(inputMode))
+  const mounted = await fastify.inject('/upload')
+  t.equal(mounted.body, 'stream')
+  t.equal(mounted.headers.server, 'upload-svc')
+  const direct = await fastify.inject('/form')
+  t.equal(direct.body, 'buffer', 'reply.wsgi reads its body in the default buffer mode')
+  t.equal(direct.headers.server, `fastify-wsgi/${VERSION}`, "reply.wsgi sends the library's Server header")
+})
+
+test('a registration without app after a mount in the same scope sets reply.wsgi defaults', async (t) => {
   const { fastify } = createServer(t)
   await fastify.register(fastifyWsgi, { prefix: '/m', app: echoPath, serverSoftware: 'from-mount' })
+  await fastify.register(fastifyWsgi, { serverSoftware: 'defaults' })
   fastify.get('/direct', (_request, reply) => reply.wsgi(echoPath))
-  const response = await fastify.inject('/direct')
-  t.equal(response.body, 'GET |/direct|')
-  t.equal(response.headers.server, 'from-mount', 'reply.wsgi uses the options of the registration that added it')
+  t.equal((await fastify.inject('/m')).headers.server, 'from-mount')
+  const direct = await fastify.inject('/direct')
+  t.equal(direct.body, 'GET |/direct|')
+  t.equal(direct.headers.server, 'defaults')
+})
+
+test('a child scope may register without app for its own reply.wsgi defaults; others keep theirs', async (t) => {
+  const { fastify } = createServer(t)
+  await fastify.register(fastifyWsgi, { serverSoftware: 'root' })
+  await fastify.register(async (child) => {
+    await child.register(fastifyWsgi, { serverSoftware: 'child' })
+    child.get('/child', (_request, reply) => reply.wsgi(echoPath))
+    await child.register(async (grandchild) => {
+      grandchild.get('/grandchild', (_request, reply) => reply.wsgi(echoPath))
+    })
+  })
+  fastify.get('/root', (_request, reply) => reply.wsgi(echoPath))
+  t.equal((await fastify.inject('/child')).headers.server, 'child')
+  t.equal((await fastify.inject('/grandchild')).headers.server, 'child', 'the nearest registration without app wins')
+  t.equal((await fastify.inject('/root')).headers.server, 'root')
 })
 
 test('per-call options of reply.wsgi override the registration', async (t) => {
@@ -127,7 +161,10 @@ test('per-call options of reply.wsgi override the registration', async (t) => {
 test('a second registration without app in the same scope is refused', async (t) => {
   const { fastify } = createServer(t)
   await fastify.register(fastifyWsgi)
-  await t.rejects(async () => { await fastify.register(fastifyWsgi) }, { code: 'FST_WSGI_ALREADY_DECORATED' })
+  await t.rejects(async () => { await fastify.register(fastifyWsgi) }, {
+    code: 'FST_WSGI_ALREADY_DECORATED',
+    message: /already registered without "app" in this scope.*register it once per scope/
+  })
 })
 
 test('sibling scopes may each register the plugin', async (t) => {
