@@ -2,7 +2,7 @@
 import { test } from 'tap'
 import { readFile } from 'node:fs/promises'
 import { request } from 'undici'
-import fastifyWsgi, { fastifyWsgi as named, VERSION, type WsgiApp } from '../lib/index.js'
+import fastifyWsgi, { fastifyWsgi as named, VERSION, type AnyWsgiInput, type WsgiApp } from '../lib/index.js'
 import { createServer, listenWithMount } from './helpers/server.js'
 
 const echoPath: WsgiApp = (environ, startResponse) => {
@@ -108,7 +108,7 @@ test('reply.wsgi runs an app from any route, after Fastify routing and hooks', a
 
 test("a mount's options apply to that mount only, not to reply.wsgi in its scope", async (t) => {
   const { fastify } = createServer(t)
-  const inputMode: WsgiApp = (environ, startResponse) => {
+  const inputMode: WsgiApp<AnyWsgiInput> = (environ, startResponse) => {
     startResponse('200 OK', [['Content-Type', 'text/plain']])
     return [(environ['wsgi.input'] as object).constructor.name === 'StreamInput' ? 'stream' : 'buffer']
   }
