@@ -54,15 +54,23 @@ function quoteLatin1 (text: string, safe: string): string {
   return out
 }
 
+/** The string at `key`, or a TypeError naming it (where wsgiref's `environ[key]` raises KeyError). */
+function requiredKey (environ: Record<string, unknown>, key: string, caller: string): string {
+  const value = environ[key]
+  if (typeof value !== 'string') throw new TypeError(`${caller}: the environ has no ${key} (got ${String(value)}); setupTestingDefaults(environ) fills it in`)
+  return value
+}
+
 /** The base URL of the application: scheme, host and SCRIPT_NAME (wsgiref.util.application_uri). */
 export function applicationUri (environ: UriEnviron): string {
-  const scheme = environ['wsgi.url_scheme']
+  const scheme = requiredKey(environ, 'wsgi.url_scheme', 'applicationUri')
   let url = scheme + '://'
   if (typeof environ.HTTP_HOST === 'string' && environ.HTTP_HOST !== '') {
     url += environ.HTTP_HOST
   } else {
-    url += environ.SERVER_NAME
-    if (environ.SERVER_PORT !== (scheme === 'https' ? '443' : '80')) url += ':' + environ.SERVER_PORT
+    url += requiredKey(environ, 'SERVER_NAME', 'applicationUri')
+    const port = requiredKey(environ, 'SERVER_PORT', 'applicationUri')
+    if (port !== (scheme === 'https' ? '443' : '80')) url += ':' + port
   }
   return url + quoteLatin1(environ.SCRIPT_NAME || '/', '/')
 }
@@ -136,5 +144,7 @@ export function setupTestingDefaults (environ: Record<string, unknown>): void {
   environ['wsgi.input'] ??= new BufferedInput(Buffer.alloc(0))
   environ['wsgi.errors'] ??= new ErrorStream(console)
   environ['wsgi.url_scheme'] ??= guessScheme(environ)
-  environ.SERVER_PORT ??= environ['wsgi.url_scheme'] === 'http' ? '80' : '443'
+  // Only for the schemes it knows, as wsgiref: another scheme leaves SERVER_PORT to the caller.
+  if (environ['wsgi.url_scheme'] === 'http') environ.SERVER_PORT ??= '80'
+  else if (environ['wsgi.url_scheme'] === 'https') environ.SERVER_PORT ??= '443'
 }

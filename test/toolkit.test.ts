@@ -47,6 +47,19 @@ test('H2: a missing SCRIPT_NAME counts as empty, as in wsgiref (the README\'s se
   t.same(untouched, { PATH_INFO: '/b', SCRIPT_NAME: '/a' })
 })
 
+test('H2: the URI functions name a missing key, where wsgiref raises KeyError; other keys default as wsgiref', async (t) => {
+  const uri = applicationUri as (environ: Record<string, unknown>) => string
+  t.throws(() => uri({ HTTP_HOST: 'h' }), { name: 'TypeError', message: /^applicationUri: the environ has no wsgi\.url_scheme \(got undefined\)/ })
+  t.throws(() => uri({ 'wsgi.url_scheme': 'http' }), { name: 'TypeError', message: /no SERVER_NAME.*setupTestingDefaults/ })
+  t.throws(() => uri({ 'wsgi.url_scheme': 'http', HTTP_HOST: '', SERVER_NAME: 'h' }), { name: 'TypeError', message: /no SERVER_PORT/ })
+  // The values CPython's wsgiref gives for the same environs: no SCRIPT_NAME, PATH_INFO or QUERY_STRING is ''.
+  const request = requestUri as (environ: Record<string, unknown>) => string
+  t.equal(request({ 'wsgi.url_scheme': 'http', HTTP_HOST: 'h' }), 'http://h/')
+  t.equal(request({ 'wsgi.url_scheme': 'http', HTTP_HOST: 'h', PATH_INFO: '/a b', QUERY_STRING: '' }), 'http://h/a%20b')
+  t.equal(shiftPathInfo({}), null)
+  t.equal(guessScheme({}), 'http')
+})
+
 const base = { 'wsgi.url_scheme': 'http', SERVER_NAME: '127.0.0.1', SERVER_PORT: '80', HTTP_HOST: '127.0.0.1' }
 
 test('H2: applicationUri (testAppURIs)', async (t) => {
@@ -150,7 +163,7 @@ test('H2: setupTestingDefaults fills in what is missing and keeps what is set (t
   t.equal(kept.SERVER_NAME, 'mine')
   t.equal(kept.PATH_INFO, '/x')
   t.equal(kept.SCRIPT_NAME, undefined, 'SCRIPT_NAME is only defaulted together with PATH_INFO')
-  t.equal(kept.SERVER_PORT, '443', 'a scheme other than http gets 443, as wsgiref')
+  t.notOk('SERVER_PORT' in kept, 'a scheme other than http and https gets no SERVER_PORT, as in CPython\'s wsgiref')
 })
 
 test('H2: setupTestingDefaults derives keys from each other (testCrossDefaults)', async (t) => {
