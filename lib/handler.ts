@@ -56,6 +56,17 @@ function checkChunk (data: unknown): Chunk {
   throw new FST_WSGI_INVALID_CHUNK(describeValue(data))
 }
 
+/** The error for a result that is not an iterable of chunks, with the fix for the usual mistakes. */
+function notABody (result: unknown): Error {
+  // A string or a Buffer is itself iterable, into characters or numbers: say what the app meant.
+  if (typeof result === 'string') return new FST_WSGI_INVALID_BODY(`a string ${describeValue(result)}: return a list of chunks, such as [body]`)
+  if (result instanceof Uint8Array) {
+    return new FST_WSGI_INVALID_BODY(`a ${result.constructor.name} of ${result.byteLength} bytes: return a list of chunks, such as [body]`)
+  }
+  if (result === undefined) return new FST_WSGI_INVALID_BODY('undefined: did the app forget to return its body? An empty body is []')
+  return new FST_WSGI_INVALID_BODY(describeValue(result))
+}
+
 function byteLength (chunk: Chunk): number {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength
 }
@@ -230,10 +241,10 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
       }
     } else if (typeof (result as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function') {
       return this.finishAsyncIterable(result as AsyncIterable<unknown>)
-    } else if (typeof result !== 'string' && typeof (result as Iterable<unknown> | null)?.[Symbol.iterator] === 'function') {
-      return this.finishIterator((result as Iterable<unknown>)[Symbol.iterator]())
+    } else if (typeof result === 'string' || result instanceof Uint8Array || typeof (result as Iterable<unknown> | null)?.[Symbol.iterator] !== 'function') {
+      throw notABody(result)
     } else {
-      throw new FST_WSGI_INVALID_BODY(describeValue(result))
+      return this.finishIterator((result as Iterable<unknown>)[Symbol.iterator]())
     }
     this.closeResult()
     this.finishContent()

@@ -82,7 +82,7 @@ export interface HeaderFacts {
 /** Validates a startResponse header list (C3, C4) and reports the headers the handler cares about. */
 export function checkHeaders (headers: unknown): HeaderFacts {
   if (!Array.isArray(headers)) {
-    throw new FST_WSGI_INVALID_HEADER(`list ${describeValue(headers)}: headers must be an array of [name, value] pairs`)
+    throw new FST_WSGI_INVALID_HEADER(`list ${describeValue(headers)}: headers must be an array of [name, value] pairs${headersObjectHint(headers)}`)
   }
   const facts: HeaderFacts = { contentLength: -1, hasDate: false, hasServer: false, hasContentType: false }
   for (let i = 0; i < headers.length; i++) {
@@ -155,6 +155,11 @@ function parseContentLength (name: string, value: string): number {
   return length
 }
 
+/** For a header list that is a toolkit `Headers` (a view over its `list`), the way to pass it. */
+export function headersObjectHint (headers: unknown): string {
+  return Array.isArray((headers as { list?: unknown } | null)?.list) ? '; for a Headers object, pass headers.list' : ''
+}
+
 /** A short description of any value for error messages. */
 export function describeValue (value: unknown): string {
   if (value === null) return 'null'
@@ -163,6 +168,7 @@ export function describeValue (value: unknown): string {
     case 'string': return JSON.stringify(value.length > 80 ? value.slice(0, 80) + '…' : value)
     case 'object': return `object ${value.constructor?.name ?? 'Object'}`
     case 'function': return `function ${value.name || '(anonymous)'}`
+    case 'undefined': return 'undefined'
     default: return `${typeof value} ${String(value)}`
   }
 }

@@ -1,6 +1,6 @@
 import type { AnyWsgiInput, Body, Environ, StartResponse, WriteCallable, WsgiApp, WsgiInput } from '../types/protocol.js'
 import { FileWrapper } from './file-wrapper.js'
-import { describeValue } from './response-checks.js'
+import { describeValue, headersObjectHint } from './response-checks.js'
 import { isHopByHop } from './util.js'
 import { ErrorsWrapper, InputWrapper, checkEnviron, fail } from './validate-environ.js'
 
@@ -29,7 +29,7 @@ function checkStatus (status: unknown): number {
 }
 
 function checkHeaders (headers: unknown): asserts headers is Array<[string, string]> {
-  if (!Array.isArray(headers)) fail(`the headers must be an array of [name, value] pairs, got ${describeValue(headers)}`)
+  if (!Array.isArray(headers)) fail(`the headers must be an array of [name, value] pairs, got ${describeValue(headers)}${headersObjectHint(headers)}`)
   for (const header of headers) {
     if (!Array.isArray(header) || header.length !== 2) fail(`each header must be a [name, value] pair, got ${describeValue(header)}`)
     const [name, value] = header as unknown[]

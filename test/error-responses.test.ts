@@ -2,9 +2,9 @@
 // real sockets: a clean 500 before any byte, an incomplete response after, and a server that goes on.
 import { test } from 'tap'
 import { request } from 'undici'
-import type { Body, Environ, StartResponse, WsgiApp } from '../lib/index.js'
+import type { Body, Environ, ResponseHeader, StartResponse, WsgiApp } from '../lib/index.js'
 import { abortAfterFirstBytes, createServer, listenWithMount, parseHead, rawExchange, waitFor, type LogRecord } from './helpers/server.js'
-import fastifyWsgi from '../lib/index.js'
+import fastifyWsgi, { Headers } from '../lib/index.js'
 
 function errorLog (logs: LogRecord[]): LogRecord | undefined {
   return logs.find((record) => record.level === 50)
@@ -24,7 +24,12 @@ const failures: Array<[string, WsgiApp, string]> = [
   ['a second startResponse', (_environ, startResponse) => { startResponse('200 OK', [['Content-Type', 'text/plain']]); startResponse('200 OK', [['Content-Type', 'text/plain']]); return [] }, 'Headers already set!'],
   ['write() before startResponse', () => ['early'], 'write() before start_response()'],
   ['a chunk of the wrong type', (_environ, startResponse) => { startResponse('200 OK', [['Content-Type', 'text/plain']]); return [1, 2] as unknown as Body }, 'got number 1'],
-  ['a string body', (_environ, startResponse) => { startResponse('200 OK', [['Content-Type', 'text/plain']]); return 'text' as unknown as Body }, 'got "text"'],
+  ['a string body', (_environ, startResponse) => { startResponse('200 OK', [['Content-Type', 'text/plain']]); return 'text' as unknown as Body }, 'got a string "text": return a list of chunks, such as [body]'],
+  ['a Buffer body', (_environ, startResponse) => { startResponse('200 OK', [['Content-Type', 'text/plain']]); return Buffer.from('bytes') as unknown as Body }, 'got a Buffer of 5 bytes: return a list of chunks, such as [body]'],
+  ['no body', ((_environ: Environ, startResponse: StartResponse) => { startResponse('200 OK', [['Content-Type', 'text/plain']]) }) as unknown as WsgiApp, 'got undefined: did the app forget to return its body? An empty body is []'],
+  ['a Headers object as the header list', (_environ, startResponse) => {
+    startResponse('200 OK', new Headers([['Content-Type', 'text/plain']]) as unknown as ResponseHeader[]); return []
+  }, 'Invalid header list object Headers: headers must be an array of [name, value] pairs; for a Headers object, pass headers.list'],
   // eslint-disable-next-line no-throw-literal
   ['a thrown string', () => { throw 'just a string' }, 'The app threw a non-Error value: "just a string"']
 ]

@@ -6,8 +6,8 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { request } from 'undici'
 import fastifyWsgi, {
-  setupTestingDefaults, validator, WsgiValidationError,
-  type Body, type Environ, type StartResponse, type WsgiApp, type WsgiInput
+  Headers, setupTestingDefaults, validator, WsgiValidationError,
+  type Body, type Environ, type ResponseHeader, type StartResponse, type WsgiApp, type WsgiInput
 } from '../lib/index.js'
 import { BufferedInput } from '../lib/input.js'
 import { createServer, listenWithMount } from './helpers/server.js'
@@ -118,6 +118,10 @@ const appBreaks: Array<[string, WsgiApp, RegExp]> = [
   ['a bare string body', respond('200 OK', TEXT, 'hello'), /bare string as its body: return \[chunk\]/],
   ['a bare Buffer body', respond('200 OK', TEXT, Buffer.from('hello')), /bare Uint8Array as its body/],
   ['a body that is not iterable', respond('200 OK', TEXT, { length: 1 }), /iterable or async iterable of chunks, got object Object/],
+  ['a Headers object as the header list', (_environ, startResponse) => {
+    startResponse('200 OK', new Headers(TEXT) as unknown as ResponseHeader[])
+    return []
+  }, /array of \[name, value\] pairs, got object Headers; for a Headers object, pass headers\.list/],
   ['an array with a number in it', respond('200 OK', TEXT, ['a', 1]), /each chunk of the body must be .* got number 1/],
   ['a generator yielding a number', respond('200 OK', TEXT, (function * () { yield 1 })()), /each chunk of the body must be .* got number 1/],
   ['an array returned before startResponse', () => ['x'], /returned a body without calling startResponse/],
@@ -199,7 +203,7 @@ const environBreaks: Array<[string, () => unknown, RegExp]> = [
   ['HTTP_CONTENT_LENGTH', () => makeEnviron({ HTTP_CONTENT_LENGTH: '1' }), /HTTP_CONTENT_LENGTH \(use CONTENT_LENGTH instead\)/],
   ['a CGI key that is not a string', () => makeEnviron({ SERVER_PORT: 80 }), /environ key SERVER_PORT must be a string, got number 80/],
   ['a wsgi.version other than [1, 0]', () => makeEnviron({ 'wsgi.version': [1, 1] }), /must be \[1, 0\], got \[number 1, number 1\]/],
-  ['an unknown url scheme', () => makeEnviron({ 'wsgi.url_scheme': 'ftp' }), /'http' or 'https', got "ftp"/],
+  ['an unknown url scheme', () => makeEnviron({ 'wsgi.url_scheme': 'ftp', SERVER_PORT: '21' }), /'http' or 'https', got "ftp"/],
   ['a wsgi.multithread that is not a boolean', () => makeEnviron({ 'wsgi.multithread': 0 }), /wsgi\.multithread'\] must be a boolean, got number 0/],
   ['a wsgi.input without readline', () => makeEnviron({ 'wsgi.input': { read () {}, readlines () {} } }), /wsgi\.input'\] \(object Object\) has no readline\(\) method/],
   ['a wsgi.input that is not iterable', () => makeEnviron({ 'wsgi.input': { read () {}, readline () {}, readlines () {} } }), /wsgi\.input'\] \(object Object\) is not iterable/],
