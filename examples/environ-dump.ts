@@ -11,8 +11,8 @@ function show (value: unknown): string {
 }
 
 export const environDump: WsgiApp = (environ, startResponse) => {
-  const rows = Object.keys(environ).sort().map((key) =>
-    `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(show(environ[key]))}</td></tr>`)
+  const rows = Object.entries(environ).sort(([a], [b]) => a < b ? -1 : 1).map(([key, value]) =>
+    `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(show(value))}</td></tr>`)
   startResponse('200 OK', [['Content-Type', 'text/html; charset=utf-8']])
   return [`<!doctype html><title>environ</title><table>${rows.join('')}</table>\n`]
 }

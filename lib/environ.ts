@@ -140,7 +140,7 @@ const seenKeys: string[] = []
  * their CGI keys. Duplicate Host or Content-Type headers make the request
  * ambiguous and are refused (RFC 9112 §3.2).
  */
-function addHeaders (environ: Environ<AnyWsgiInput>, rawHeaders: string[], dropUnderscore: boolean): void {
+function addHeaders (environ: Record<string, unknown>, rawHeaders: string[], dropUnderscore: boolean): void {
   const scan = rawHeaders.length <= SCAN_LIMIT * 2
   let seen = 0
   for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -257,7 +257,8 @@ export function buildEnviron (
     lastHost = { host, scheme, serverName, serverPort }
   }
 
-  const environ: Environ<AnyWsgiInput> = {
+  // Built as a record: request headers and baseEnviron add keys the Environ type cannot name.
+  const environ: Environ<AnyWsgiInput> & Record<string, unknown> = {
     REQUEST_METHOD: raw.method as string,
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo(path, scriptName),
@@ -287,7 +288,7 @@ export function buildEnviron (
   if (settings.signal) Object.defineProperty(environ, 'fastify.signal', SIGNAL_PROPERTY)
   addHeaders(environ, raw.rawHeaders, settings.dropUnderscoreHeaders)
   // HTTP/2 carries the host in :authority; apps find it where HTTP/1 puts it.
-  if (environ.HTTP_HOST === undefined && raw.headers[':authority'] !== undefined) environ.HTTP_HOST = raw.headers[':authority']
+  if (environ.HTTP_HOST === undefined && raw.headers[':authority'] !== undefined) environ.HTTP_HOST = raw.headers[':authority'] as string
   // B6: base keys come first in wsgiref; here they fill in, so the request's keys still win.
   const base = settings.baseEnviron
   if (base !== null) {

@@ -31,7 +31,7 @@ function dumpApp (calls = { count: 0 }): WsgiApp {
   return (environ, startResponse) => {
     calls.count++
     const dump: Dump = {}
-    for (const key of Object.keys(environ)) dump[key] = describe(environ[key])
+    for (const [key, value] of Object.entries(environ)) dump[key] = describe(value)
     startResponse('200 OK', [['Content-Type', 'application/json']])
     return [asciiJson(dump)]
   }

@@ -32,10 +32,18 @@ const hello: WsgiApp = (environ, startResponse) => {
   expectType<Buffer>(environ['wsgi.input'].read())
   expectType<Buffer[]>(environ['wsgi.input'].readlines())
   expectType<AbortSignal | undefined>(environ['fastify.signal'])
-  environ['fastify.earlyHints']?.([['Link', '</a.css>; rel=preload']])
+  expectType<AbortSignal>(environ['fastify.request'].signal)
+  environ['fastify.earlyHints']([['Link', '</a.css>; rel=preload']])
   const hints = environ['fastify.earlyHints']
   // A detached call has no environ to find the reply on.
-  expectError(hints?.([['Link', '</a.css>; rel=preload']]))
+  expectError(hints([['Link', '</a.css>; rel=preload']]))
+  // Request headers may be absent; a misspelt CGI name does not compile; dotted extension keys are open.
+  expectType<string | undefined>(environ.HTTP_COOKIE)
+  expectType<string | undefined>(environ.HTTP_X_REQUEST_ID)
+  expectError(environ.PATHINFO)
+  expectError(environ.REQUEST_METHD)
+  expectType<unknown>(environ['myapp.user'])
+  expectType<'http' | 'https'>(environ['wsgi.url_scheme'])
   const write = startResponse('200 OK', [['Content-Type', 'text/plain']])
   expectType<WriteCallable>(write)
   write('text')

@@ -63,9 +63,14 @@ export interface WsgiErrors {
 export type FileWrapperFactory = (filelike: unknown, blockSize?: number) => Body
 
 /**
- * The per-request environ (PEP 3333 "environ Variables", DESIGN.md §3).
+ * The per-request environ (PEP 3333 "environ Variables").
  * `Input` is the `wsgi.input` the app gets: {@link WsgiInput} in the default
  * `input: 'buffer'` mode, {@link WsgiStreamInput} with `input: 'stream'`.
+ *
+ * Besides the keys below, `HTTP_*` request headers are `string | undefined`, and any key with a dot
+ * (`'myapp.user'`, PEP 3333's naming for extensions and middleware) is `unknown`. Other names do
+ * not compile, so a misspelt CGI name (`environ.PATHINFO`) is caught; give middleware keys a dot,
+ * or extend the interface.
  */
 export interface Environ<Input extends WsgiInput | WsgiStreamInput = WsgiInput> {
   REQUEST_METHOD: string
@@ -82,28 +87,35 @@ export interface Environ<Input extends WsgiInput | WsgiStreamInput = WsgiInput> 
   REMOTE_ADDR: string
   REMOTE_PORT: string
   REQUEST_URI: string
+  /** CGI keys a server or gateway in front may set (`HTTPS` is what `guessScheme` reads). */
+  HTTPS?: string
+  REMOTE_USER?: string
+  REMOTE_HOST?: string
+  AUTH_TYPE?: string
+  /** A request header: `HTTP_` and its name in capitals with `-` as `_` (`HTTP_USER_AGENT`). */
+  [header: `HTTP_${string}`]: string | undefined
   'wsgi.version': readonly [1, 0]
-  'wsgi.url_scheme': string
+  'wsgi.url_scheme': 'http' | 'https'
   'wsgi.input': Input
   'wsgi.errors': WsgiErrors
   'wsgi.multithread': boolean
   'wsgi.multiprocess': boolean
   'wsgi.run_once': boolean
   'wsgi.input_terminated': boolean
-  'wsgi.file_wrapper'?: FileWrapperFactory
-  /** The Fastify request (fastify-wsgi's environ extension). */
-  'fastify.request'?: FastifyRequest
-  /** The Fastify reply (fastify-wsgi's environ extension). */
-  'fastify.reply'?: FastifyReply
-  /** Aborted when the client goes away before the response is complete; present with the `signal: true` option. */
+  'wsgi.file_wrapper': FileWrapperFactory
+  /** The Fastify request (fastify-wsgi's environ extension; absent in SimpleHandler and CGIHandler environs). */
+  'fastify.request': FastifyRequest
+  /** The Fastify reply (fastify-wsgi's environ extension; absent in SimpleHandler and CGIHandler environs). */
+  'fastify.reply': FastifyReply
+  /** Aborted when the client goes away before the response is complete; present only with the `signal: true` option. */
   'fastify.signal'?: AbortSignal
   /**
    * Sends `103 Early Hints` with these headers (a Link among them) before the response starts.
    * Call it on the environ, `environ['fastify.earlyHints'](headers)`: one function serves every environ.
    */
-  'fastify.earlyHints'?: (this: { 'fastify.reply'?: FastifyReply }, headers: ResponseHeader[]) => void
-  /** `HTTP_*` request headers, `baseEnviron` keys and server extensions. */
-  [key: string]: unknown
+  'fastify.earlyHints': (this: { 'fastify.reply'?: FastifyReply }, headers: ResponseHeader[]) => void
+  /** Extension keys: `baseEnviron` keys with a dot, middleware keys, server extensions. */
+  [extension: `${string}.${string}`]: unknown
 }
 
 /** A WSGI-style application; `WsgiApp<WsgiStreamInput>` for `input: 'stream'`. */
