@@ -13,6 +13,7 @@ export const countdown: WsgiApp = async function * (environ: Environ, startRespo
     }
     yield 'liftoff\n'
   } finally {
-    environ['wsgi.errors'].write(`countdown from ${from} closed\n`)
+    // A normal end, so info level: what an app writes to wsgi.errors is logged as an error.
+    environ['fastify.request'].log.info(`countdown from ${from} closed`)
   }
 }

@@ -88,12 +88,13 @@ function mount (fastify: FastifyInstance, app: WsgiApp<AnyWsgiInput>, settings: 
 
 async function fastifyWsgiPlugin (fastify: FastifyInstance, options: FastifyWsgiOptions): Promise<void> {
   const app = options.app === undefined ? undefined : checkApp('app', options.app)
-  if (options.prefix !== undefined) normalizeScriptName('prefix', options.prefix)
+  // '/legacy/' mounts what '/legacy' does: Fastify would only route below the slash.
+  const prefix = options.prefix === undefined ? undefined : normalizeScriptName('prefix', options.prefix)
   const librarySettings = defaultSettings(fastify.initialConfig.bodyLimit as number, serverLifecycle(fastify))
   const settings = resolveSettings(options, librarySettings)
   if (!fastify.hasReplyDecorator('wsgi')) decorateReply(fastify, librarySettings)
   if (app !== undefined) {
-    mount(fastify, settings.validate ? validator(app) : app, settings, options.prefix)
+    mount(fastify, settings.validate ? validator(app) : app, settings, prefix)
     return
   }
   // fastify-plugin hands us the registering scope's own instance: an own property is this scope's.

@@ -37,7 +37,7 @@ test('examples/cluster.ts: a worker per core serves the mounts on one port with 
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  const records = (): Array<{ msg: string, pid: number }> => stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
+  const records = (): Array<{ msg: string, pid: number, level: number }> => stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
   const cores = availableParallelism()
   await waitFor(() => records().filter((record) => record.msg.startsWith('Server listening at')).length === cores, 20_000)
   const listening = records().filter((record) => record.msg.startsWith('Server listening at'))
@@ -56,6 +56,7 @@ test('examples/cluster.ts: a worker per core serves the mounts on one port with 
   await leaveEarly(`${url}/stream`)
   await waitFor(() => stdout.includes('countdown from 5 closed'), 5000)
   t.match(stdout, 'countdown from 5 closed', 'a client that leaves ends the countdown (from 5 by default)')
+  t.equal(records().find((record) => record.msg === 'countdown from 5 closed')?.level, 30, 'a normal close is logged at info level')
   // 13 requests above, each on a connection of its own: the primary hands them to the workers in turn.
   const answered = (): number => new Set(records().filter((record) => record.msg === 'request completed').map((record) => record.pid)).size
   await waitFor(() => answered() === Math.min(cores, 13))

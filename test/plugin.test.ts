@@ -62,10 +62,14 @@ test('a mount at the root serves every path', async (t) => {
   t.equal((await fastify.inject('/deep/path?q')).body, 'GET |/deep/path|q')
 })
 
-test('a trailing slash in the prefix is not part of SCRIPT_NAME', async (t) => {
+test('a trailing slash in the prefix mounts what the prefix without it does', async (t) => {
   const { fastify } = createServer(t)
   await fastify.register(fastifyWsgi, { prefix: '/legacy/', app: echoPath })
+  await fastify.register(fastifyWsgi, { prefix: '/', app: echoPath })
   t.equal((await fastify.inject('/legacy/x')).body, 'GET /legacy|/x|')
+  t.equal((await fastify.inject('/legacy')).body, 'GET /legacy||', 'the prefix itself is mounted')
+  t.equal((await fastify.inject('/legacy/')).body, 'GET /legacy|/|')
+  t.equal((await fastify.inject('/other')).body, 'GET |/other|', "prefix '/' is the root")
 })
 
 test('a mount inside a prefixed, encapsulated plugin gets the full prefix as SCRIPT_NAME', async (t) => {
