@@ -1,5 +1,5 @@
 import type { ResponseHeader } from '../types/protocol.js'
-import { describeValue } from './response-checks.js'
+import { describeValue, isToken } from './response-checks.js'
 import { FST_WSGI_INVALID_HEADER } from './errors.js'
 
 // Control characters (C0) are refused, as wsgiref.headers does; a tab is fine in a value, not in a name or parameter.
@@ -23,6 +23,23 @@ function checkText (value: unknown, what: 'name' | 'value' | 'parameter'): strin
 function formatParam (name: string, value: string | null | undefined | true): string {
   if (value === null || value === undefined || value === true || value === '') return name
   return `${name}="${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
+}
+
+// RFC 6265 cookie-octet: printable ASCII but space, `"`, `,`, `;` and `\`.
+const COOKIE_VALUE = /^(?:[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*|"[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*")$/
+// An attribute value runs to the next `;`: anything printable but that.
+const COOKIE_ATTRIBUTE_VALUE = /^[\x20-\x3A\x3C-\x7E]*$/
+
+function cookieText (text: unknown, what: string, valid: (text: string) => boolean, rule: string): string {
+  if (typeof text !== 'string' || !valid(text)) throw new FST_WSGI_INVALID_HEADER(`Set-Cookie ${what} ${describeValue(text)}: ${rule}`)
+  return text
+}
+
+function cookieAttribute (name: string, value: string | number | true | null): string {
+  cookieText(name, 'attribute name', isToken, 'must be an HTTP token')
+  if (value === null || value === true) return name
+  const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value
+  return `${name}=${cookieText(text, `attribute ${name}`, (v) => COOKIE_ATTRIBUTE_VALUE.test(v), 'must be a string or number of printable ASCII without ";"')}`
 }
 
 /**
@@ -98,6 +115,20 @@ export class Headers implements Iterable<ResponseHeader> {
       parts.push(formatParam(key.replaceAll('_', '-'), param === null || param === true ? param : checkText(param, 'parameter')))
     }
     this.list.push([checkText(name, 'name'), parts.join('; ')])
+  }
+
+  /**
+   * Adds a `Set-Cookie` header with unquoted attributes, as browsers expect:
+   * `addCookie('sid', 'abc', { Path: '/', HttpOnly: true, Max_Age: 3600 })` gives
+   * `sid=abc; Path=/; HttpOnly; Max-Age=3600`. `_` in an attribute name becomes `-`; `true` or
+   * `null` writes it bare. (`addHeader` quotes every parameter, as wsgiref does, and browsers
+   * ignore a quoted `Path="/"`.) The name must be a token and the value RFC 6265 cookie octets.
+   */
+  addCookie (name: string, value: string, attributes: Record<string, string | number | true | null> = {}): void {
+    let cookie = `${cookieText(name, 'name', isToken, 'must be an HTTP token')}=` +
+      cookieText(value, `value of ${name}`, (v) => COOKIE_VALUE.test(v), 'may not contain spaces, ", comma, ; or \\ (encode it first, e.g. encodeURIComponent)')
+    for (const [key, attribute] of Object.entries(attributes)) cookie += '; ' + cookieAttribute(key.replaceAll('_', '-'), attribute)
+    this.list.push(['Set-Cookie', cookie])
   }
 
   keys (): string[] {

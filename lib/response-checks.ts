@@ -14,7 +14,7 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
   TOKEN[c.charCodeAt(0)] = 1
 }
 
-function isToken (text: string): boolean {
+export function isToken (text: string): boolean {
   if (text.length === 0) return false
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i)

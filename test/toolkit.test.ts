@@ -139,6 +139,32 @@ test('H1: addHeader formats parameters (testExtras)', async (t) => {
   t.equal(headers.get('bare'), 'flag; on; empty')
 })
 
+test('addCookie writes Set-Cookie with unquoted attributes, which addHeader (as wsgiref) would quote', async (t) => {
+  const headers = new Headers()
+  headers.addHeader('Set-Cookie', 'a=1', { Path: '/x' })
+  t.equal(headers.get('set-cookie'), 'a=1; Path="/x"', "wsgiref's quoting, which browsers do not understand for cookies")
+  headers.addCookie('sid', 'abc', { Path: '/', HttpOnly: true, Max_Age: 3600, SameSite: 'Lax', Secure: null })
+  headers.addCookie('empty', '')
+  headers.addCookie('quoted', '"v"', { Expires: 'Wed, 21 Oct 2026 07:28:00 GMT' })
+  t.same(headers.getAll('Set-Cookie').slice(1), [
+    'sid=abc; Path=/; HttpOnly; Max-Age=3600; SameSite=Lax; Secure',
+    'empty=',
+    'quoted="v"; Expires=Wed, 21 Oct 2026 07:28:00 GMT'
+  ])
+  const refused: Array<[() => void, RegExp]> = [
+    [() => headers.addCookie('bad name', 'v'), /^Invalid header Set-Cookie name "bad name": must be an HTTP token$/],
+    [() => headers.addCookie('n', 'a b'), /value of n "a b": may not contain spaces, ", comma, ; or \\ \(encode it first/],
+    [() => headers.addCookie('n', 'a;b'), /value of n/],
+    [() => headers.addCookie('n', 'v', { Path: '/a;Domain=evil' }), /attribute Path "\/a;Domain=evil": must be a string or number of printable ASCII without ";"/],
+    [() => headers.addCookie('n', 'v', { Path: '/\r\nX: y' }), /attribute Path/],
+    [() => headers.addCookie('n', 'v', { Max_Age: Number.NaN }), /attribute Max-Age number NaN/],
+    [() => headers.addCookie('n', 'v', { 'bad attr': true }), /attribute name "bad attr"/],
+    [() => headers.addCookie('n', 5 as never), /value of n number 5/]
+  ]
+  for (const [add, message] of refused) t.throws(add, { code: 'FST_WSGI_INVALID_HEADER', message })
+  t.equal(headers.getAll('Set-Cookie').length, 4, 'nothing is added when a part is refused')
+})
+
 test('H2: setupTestingDefaults fills in what is missing and keeps what is set (testDefaults)', async (t) => {
   const environ: Record<string, unknown> = {}
   setupTestingDefaults(environ)
