@@ -316,8 +316,8 @@ FastifyHandler.prototype.addDate = false
 class FastifySendHandler extends FastifyHandler {
   /** The body stream handed to reply.send, once the first body bytes come. */
   private body: PassThrough | null = null
-  /** The header names the app staged on the reply, taken back if an error response replaces it. */
-  private readonly appHeaderNames: string[] = []
+  /** The flat header list staged on the reply, taken back if an error response replaces it. */
+  private staged: Array<string | string[]> | null = null
 
   protected writeHead (statusCode: number, reason: string, headers: string[]): void {
     const reply = this.reply
@@ -327,13 +327,12 @@ class FastifySendHandler extends FastifyHandler {
     // that is there is removed: Node stops chunking a response whose Transfer-Encoding was removed.)
     reply.removeHeader('content-length')
     if (reply.hasHeader('transfer-encoding')) reply.removeHeader('transfer-encoding')
-    const list = groupRepeatedNames(headers)
+    const list = this.staged = groupRepeatedNames(headers)
     for (let i = 0; i < list.length; i += 2) {
       const name = list[i] as string
       // The app's value wins a clash, except Set-Cookie, where the hooks' cookies stay (reply.header appends them).
-      if (name.toLowerCase() === 'set-cookie') keepHookCookies(reply)
+      if (name.length === 10 && name.toLowerCase() === 'set-cookie') keepHookCookies(reply)
       reply.header(name, list[i + 1])
-      this.appHeaderNames.push(name)
     }
     if (this.mustCloseConnection()) reply.header('connection', 'close')
   }
@@ -351,7 +350,9 @@ class FastifySendHandler extends FastifyHandler {
       return
     }
     this.errors.flush()
-    for (const name of this.appHeaderNames) this.reply.removeHeader(name)
+    // A body exists, so writeHead staged the headers.
+    const staged = this.staged as Array<string | string[]>
+    for (let i = 0; i < staged.length; i += 2) this.reply.removeHeader(staged[i] as string)
     this.reply.code(500)
     if (this.http1) this.res.statusMessage = ''
     body.destroy(thrown)

@@ -63,6 +63,22 @@ function firstCookieIndex (headers: string[]): number {
 }
 
 /**
+ * Whether a name appears twice in a flat `[name, value...]` list, in any case. Pairwise, as
+ * lists are short: names of different lengths differ, so most pairs cost one comparison and
+ * nothing is allocated (a Set of lower-cased names cost a string per name and the Set itself).
+ */
+function hasRepeatedName (headers: string[]): boolean {
+  for (let i = 2; i < headers.length; i += 2) {
+    const name = headers[i]
+    for (let j = 0; j < i; j += 2) {
+      const other = headers[j]
+      if (other.length === name.length && (other === name || other.toLowerCase() === name.toLowerCase())) return true
+    }
+  }
+  return false
+}
+
+/**
  * The flat `[name, value...]` list for res.writeHead, with repeated names
  * grouped into one entry whose value is the array of values. Node writes each
  * array value as its own header line; a repeated name, though, keeps only its
@@ -70,15 +86,7 @@ function firstCookieIndex (headers: string[]): number {
  * needed when hooks or plugins set headers.
  */
 export function groupRepeatedNames (headers: string[]): Array<string | string[]> {
-  if (headers.length <= 2) return headers
-  const seen = new Set<string>()
-  let repeated = false
-  for (let i = 0; i < headers.length && !repeated; i += 2) {
-    const lower = headers[i].toLowerCase()
-    repeated = seen.has(lower)
-    seen.add(lower)
-  }
-  if (!repeated) return headers
+  if (!hasRepeatedName(headers)) return headers
   const groups = new Map<string, [string, string[]]>()
   for (let i = 0; i < headers.length; i += 2) {
     const lower = headers[i].toLowerCase()

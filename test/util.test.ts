@@ -59,4 +59,8 @@ test('groupRepeatedNames groups repeated header names, case-insensitively, and l
   const distinct = ['A', '1', 'B', '2']
   t.equal(groupRepeatedNames(distinct), distinct)
   t.same(groupRepeatedNames(['Set-Cookie', 'a=1', 'X', 'x', 'set-cookie', 'b=2']), ['Set-Cookie', ['a=1', 'b=2'], 'X', 'x'])
+  const sameLengths = ['Date', 'd', 'Vary', 'v', 'Etag', 'e']
+  t.equal(groupRepeatedNames(sameLengths), sameLengths, 'names of one length that differ are not repeats')
+  t.same(groupRepeatedNames(['X-A', '1', 'X-B', '2', 'x-a', '3']), ['X-A', ['1', '3'], 'X-B', '2'])
+  t.same(groupRepeatedNames(['Via', '1', 'Via', '2']), ['Via', ['1', '2']], 'the same spelling twice')
 })
