@@ -79,12 +79,22 @@ export interface HeaderFacts {
   hasContentType: boolean
 }
 
-/** Validates a startResponse header list (C3, C4) and reports the headers the handler cares about. */
-export function checkHeaders (headers: unknown): HeaderFacts {
+// One facts object for every call, as a response would otherwise make one more object to collect:
+// the caller reads it before anything can call checkHeaders again.
+const facts: HeaderFacts = { contentLength: -1, hasDate: false, hasServer: false, hasContentType: false }
+
+/**
+ * Validates a startResponse header list (C3, C4) and reports the headers the handler cares about,
+ * in an object that is only valid until the next call.
+ */
+export function checkHeaders (headers: unknown): Readonly<HeaderFacts> {
   if (!Array.isArray(headers)) {
     throw new FST_WSGI_INVALID_HEADER(`list ${describeValue(headers)}: headers must be an array of [name, value] pairs${headersObjectHint(headers)}`)
   }
-  const facts: HeaderFacts = { contentLength: -1, hasDate: false, hasServer: false, hasContentType: false }
+  facts.contentLength = -1
+  facts.hasDate = false
+  facts.hasServer = false
+  facts.hasContentType = false
   for (let i = 0; i < headers.length; i++) {
     const pair: unknown = headers[i]
     if (!Array.isArray(pair) || pair.length !== 2) {
