@@ -218,8 +218,9 @@ function serverProtocol (raw: FastifyRequest['raw']): string {
 let lastHost = { host: '', scheme: '', serverName: '', serverPort: '' }
 
 /**
- * Builds the environ of one request (checklist B1-B6, DESIGN.md §3). Every
- * key is built from the raw request, not from Fastify's decoded params.
+ * Builds the environ of one request (checklist B1-B6). Every key is built
+ * from the raw request, not from Fastify's params: the router has decoded
+ * those as UTF-8, and PEP 3333 wants PATH_INFO's bytes as latin-1.
  */
 export function buildEnviron (
   request: FastifyRequest,

@@ -1,4 +1,8 @@
-import createError from '@fastify/error'
+// The named import, not the default one: the declarations tsc emits then name these constructors'
+// type as import('@fastify/error').FastifyErrorConstructor, which every moduleResolution finds.
+// Through the default import they would say createError.FastifyErrorConstructor, a namespace that
+// only nodenext sees (elsewhere the default is @fastify/error's `default` value: TS2503).
+import { createError } from '@fastify/error'
 
 // Every refusal of fastify-wsgi, in one place. Messages name the offending value (%s).
 

@@ -63,7 +63,7 @@ export interface WsgiErrors {
 export type FileWrapperFactory = (filelike: unknown, blockSize?: number) => Body
 
 /**
- * The per-request environ (PEP 3333 "environ Variables").
+ * The per-request environ: PEP 3333's "environ Variables", plus the `fastify.*` extension keys.
  * `Input` is the `wsgi.input` the app gets: {@link WsgiInput} in the default
  * `input: 'buffer'` mode, {@link WsgiStreamInput} with `input: 'stream'`.
  *
