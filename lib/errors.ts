@@ -9,6 +9,8 @@ export const FST_WSGI_ALREADY_DECORATED = createError(
   'FST_WSGI_ALREADY_DECORATED',
   'fastify-wsgi was already registered without "app" in this scope: reply.wsgi exists; pass per-call options to reply.wsgi(app, options) instead',
   500)
+export const FST_WSGI_FASTIFY_VERSION = createError<[string]>(
+  'FST_WSGI_FASTIFY_VERSION', 'makeServer and the fastify-wsgi command need Fastify 5.10 or later (found %s)', 500)
 
 // The app broke the protocol: startResponse, write and the body (checklist C, D).
 export const FST_WSGI_INVALID_STATUS = createError<[string, string]>(
