@@ -3,12 +3,12 @@
 // One process serves (makeServer), or a node:cluster primary supervises --workers N of them.
 import cluster, { type Worker } from 'node:cluster'
 import { existsSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
+import { isIP, type AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { describeValue } from './response-checks.js'
-import { serveApp, type WsgiServer } from './serve.js'
+import { checkFastifyVersion, serveApp, type WsgiServer } from './serve.js'
 
 const USAGE = `Usage: fastify-wsgi [options] path/to/module.(js|mjs|cjs|ts)[:export]
 
@@ -24,6 +24,17 @@ Options:
   --input buffer|stream   how wsgi.input is offered (default buffer)
   --prefix /p             mount the app at /p: its SCRIPT_NAME (default: the root)
   --graceful-timeout S    seconds in-flight responses get to finish on shutdown (default 30)
+  --body-limit BYTES      largest request body, in bytes; a larger one is answered 413
+                          (default 1048576: 1 MiB; --input stream reads any size in
+                          bounded memory, so raise it there for large uploads)
+  --keep-alive-timeout S  seconds an idle keep-alive connection stays open (default 72;
+                          keep it above the idle timeout of a proxy in front)
+  --request-timeout S     seconds a client has to send a whole request, headers and body,
+                          before it is answered 408 (default 0: no limit)
+  --trust-proxy LIST      the proxies in front, comma-separated: IP addresses, CIDR ranges
+                          (10.0.0.0/8), loopback, linklocal, uniquelocal. From them,
+                          X-Forwarded-For, -Proto and -Host set REMOTE_ADDR,
+                          wsgi.url_scheme and SERVER_NAME/SERVER_PORT (default: none)
   --log-level L           fatal, error, warn, info, debug, trace or silent (default info)
   -h, --help              show this help
 
@@ -46,6 +57,10 @@ interface CliOptions {
   input: 'buffer' | 'stream'
   prefix: string | undefined
   gracefulTimeout: number
+  bodyLimit: number | undefined
+  keepAliveTimeout: number | undefined
+  requestTimeout: number | undefined
+  trustProxy: string | undefined
   logLevel: string
   file: string
   exportName: string | undefined
@@ -58,6 +73,45 @@ function integer (flag: string, value: string, min: number, max: number): number
   const number = Number(value)
   if (!/^\d+$/.test(value) || number < min || number > max) throw new UsageError(`--${flag}: expected an integer from ${min} to ${max}, got "${value}"`)
   return number
+}
+
+/** Node's timers (and so socket timeouts) take at most 2^31 - 1 ms; a longer one would fire at once. */
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000)
+
+/** A number of seconds (`30`, `0.5`) in milliseconds, at least `min` ms. */
+function milliseconds (flag: string, value: string, min: number): number {
+  const ms = Math.round(Number(value) * 1000)
+  if (!/^\d+(\.\d+)?$/.test(value) || ms < min || ms > MAX_SECONDS * 1000) {
+    throw new UsageError(`--${flag}: expected a number of seconds from ${min / 1000} to ${MAX_SECONDS}, got "${value}"`)
+  }
+  return ms
+}
+
+/** proxy-addr's names for address ranges, which Fastify's trustProxy accepts. */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal']
+
+/** An IP address, a CIDR range (`10.0.0.0/8`) or one of proxy-addr's range names. */
+function isProxyAddress (entry: string): boolean {
+  if (PROXY_RANGES.includes(entry)) return true
+  const [address, bits, ...rest] = entry.split('/')
+  const version = isIP(address)
+  if (version === 0 || rest.length > 0) return false
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128))
+}
+
+/**
+ * --trust-proxy: the addresses of the proxies in front, as Fastify's trustProxy string. Neither
+ * `true` nor a hop count: `true` takes the client's address from the far end of X-Forwarded-For,
+ * which the client writes itself, and since Fastify 5.12.1 a hop count trusts no address at all.
+ */
+function trustedProxies (list: string): string {
+  if (list === 'true') {
+    throw new UsageError('--trust-proxy: "true" would let every client choose its own REMOTE_ADDR (X-Forwarded-For); give the addresses of the proxies in front, such as 127.0.0.1 or 10.0.0.0/8')
+  }
+  for (const entry of list.split(',').map((part) => part.trim())) {
+    if (!isProxyAddress(entry)) throw new UsageError(`--trust-proxy: expected IP addresses, CIDR ranges, loopback, linklocal or uniquelocal, comma-separated; "${entry}" is none of them`)
+  }
+  return list
 }
 
 /** `path/to/app.mjs:name` → the file and the export; a colon elsewhere is part of the path. */
@@ -80,6 +134,10 @@ function parseCli (argv: string[]): CliOptions | null {
         input: { type: 'string', default: 'buffer' },
         prefix: { type: 'string' },
         'graceful-timeout': { type: 'string', default: '30' },
+        'body-limit': { type: 'string' },
+        'keep-alive-timeout': { type: 'string' },
+        'request-timeout': { type: 'string' },
+        'trust-proxy': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
         help: { type: 'boolean', short: 'h', default: false }
       }
@@ -94,15 +152,19 @@ function parseCli (argv: string[]): CliOptions | null {
   if (values.input !== 'buffer' && values.input !== 'stream') throw new UsageError(`--input: expected buffer or stream, got "${values.input}"`)
   if (!LOG_LEVELS.includes(values['log-level'])) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${values['log-level']}"`)
   if (values.prefix !== undefined && !values.prefix.startsWith('/')) throw new UsageError(`--prefix: expected a path starting with /, got "${values.prefix}"`)
-  const seconds = values['graceful-timeout']
-  if (!/^\d+(\.\d+)?$/.test(seconds)) throw new UsageError(`--graceful-timeout: expected a number of seconds, got "${seconds}"`)
+  const optional = <T>(value: string | undefined, parse: (value: string) => T): T | undefined => value === undefined ? undefined : parse(value)
   return {
     host: values.host,
     port: integer('port', values.port, 0, 65535),
     workers: values.workers === undefined ? 0 : integer('workers', values.workers, 1, 1024),
     input: values.input,
     prefix: values.prefix,
-    gracefulTimeout: Number(seconds) * 1000,
+    gracefulTimeout: milliseconds('graceful-timeout', values['graceful-timeout'], 0),
+    bodyLimit: optional(values['body-limit'], (value) => integer('body-limit', value, 1, Number.MAX_SAFE_INTEGER)),
+    // Fastify takes 0 for its default (72 s), so 0 is refused rather than misread.
+    keepAliveTimeout: optional(values['keep-alive-timeout'], (value) => milliseconds('keep-alive-timeout', value, 1)),
+    requestTimeout: optional(values['request-timeout'], (value) => milliseconds('request-timeout', value, 0)),
+    trustProxy: optional(values['trust-proxy'], trustedProxies),
     logLevel: values['log-level'],
     ...splitModuleSpec(positionals[0])
   }
@@ -148,9 +210,16 @@ async function start (options: CliOptions): Promise<WsgiServer> {
       host: options.host,
       port: options.port,
       input: options.input,
+      prefix: options.prefix,
       gracefulTimeout: options.gracefulTimeout,
+      bodyLimit: options.bodyLimit,
+      keepAliveTimeout: options.keepAliveTimeout,
+      requestTimeout: options.requestTimeout,
+      // Node checks request timeouts every 30 s by default: a shorter timeout would fire up to 30 s late.
+      http: options.requestTimeout ? { connectionsCheckingInterval: Math.min(1000, options.requestTimeout) } : undefined,
+      trustProxy: options.trustProxy,
       logger: { level: options.logLevel }
-    }, options.prefix)
+    })
   } catch (err) {
     throw new UsageError(`cannot listen on ${urlOf(options.host, options.port)}: ${(err as Error).message}`)
   }
@@ -282,6 +351,7 @@ async function main (): Promise<void> {
       process.stdout.write(`${USAGE}\n`)
       return
     }
+    checkFastifyVersion()
     if (options.workers === 0) await serveHere(options)
     else if (cluster.isPrimary) supervise(options)
     else await serveWorker(options)

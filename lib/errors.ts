@@ -13,6 +13,8 @@ export const FST_WSGI_ALREADY_DECORATED = createError(
   'FST_WSGI_ALREADY_DECORATED',
   'fastify-wsgi was already registered without "app" in this scope, which set reply.wsgi\'s defaults here; register it once per scope (or in a child scope for other defaults), or pass per-call options to reply.wsgi(app, options)',
   500)
+export const FST_WSGI_FASTIFY_VERSION = createError<[string]>(
+  'FST_WSGI_FASTIFY_VERSION', 'makeServer and the fastify-wsgi command need Fastify 5.10 or later (found %s)', 500)
 
 // The app broke the protocol: startResponse, write and the body (checklist C, D).
 export const FST_WSGI_INVALID_STATUS = createError<[string, string]>(

@@ -7,9 +7,12 @@ import type { StreamingWsgiApp, WsgiApp } from '../types/protocol.js'
 import { fastifyWsgi } from './index.js'
 import { invalid, PLUGIN_ONLY_OPTIONS, type FastifyWsgiOptions, type WsgiRunOptions } from './options.js'
 import { serverLifecycle } from './lifecycle.js'
+import { FST_WSGI_FASTIFY_VERSION } from './errors.js'
 
 /** Options of `makeServer`: where to listen, how long a shutdown waits, and the plugin's and Fastify's options. */
 export interface ServeOptions extends WsgiRunOptions {
+  /** Mount the app at this path, its SCRIPT_NAME; other paths get 404. Default: the root. */
+  prefix?: string
   /** The address to listen on. Default `'127.0.0.1'` (wsgiref's `''` is `'0.0.0.0'` here). */
   host?: string
   /** The port. Default 8000; 0 picks a free port (read it with `server.addresses()`). */
@@ -35,6 +38,8 @@ export type WsgiServer = FastifyInstance<RawServerBase>
 
 const DEFAULT_PORT = 8000
 const DEFAULT_GRACEFUL_TIMEOUT = 30_000
+/** Node's longest timer; a longer one fires at once. */
+const MAX_TIMEOUT = 2 ** 31 - 1
 
 /**
  * wsgiref's `make_server(host, port, app).serve_forever()` on Fastify: a
@@ -45,14 +50,16 @@ const DEFAULT_GRACEFUL_TIMEOUT = 30_000
 export function makeServer (app: WsgiApp, options?: MakeServerOptions & { input?: 'buffer' }): Promise<WsgiServer>
 export function makeServer (app: StreamingWsgiApp, options: MakeServerOptions & { input: 'stream' }): Promise<WsgiServer>
 export function makeServer (app: WsgiApp | StreamingWsgiApp, options: MakeServerOptions = {}): Promise<WsgiServer> {
-  return serveApp(app, options, undefined)
+  return serveApp(app, options)
 }
 
-/** makeServer with a mount point: the CLI's `--prefix`. */
-export async function serveApp (app: unknown, options: MakeServerOptions, prefix: string | undefined): Promise<WsgiServer> {
-  const { host = '127.0.0.1', port = DEFAULT_PORT, gracefulTimeout = DEFAULT_GRACEFUL_TIMEOUT, ...rest } = options
+/** makeServer for an app not yet known to be one (the CLI's): the plugin checks it. */
+export async function serveApp (app: unknown, options: MakeServerOptions): Promise<WsgiServer> {
+  const { host = '127.0.0.1', port = DEFAULT_PORT, gracefulTimeout = DEFAULT_GRACEFUL_TIMEOUT, prefix, ...rest } = options
   if (!Number.isInteger(port) || port < 0 || port > 65535) invalid('port', 'an integer from 0 to 65535', port)
-  if (typeof gracefulTimeout !== 'number' || !(gracefulTimeout >= 0)) invalid('gracefulTimeout', 'a number of milliseconds >= 0', gracefulTimeout)
+  if (typeof gracefulTimeout !== 'number' || !(gracefulTimeout >= 0 && gracefulTimeout <= MAX_TIMEOUT)) {
+    invalid('gracefulTimeout', `a number of milliseconds from 0 to ${MAX_TIMEOUT}`, gracefulTimeout)
+  }
   const wsgiOptions: Record<string, unknown> = { app, prefix }
   // A request that still arrives once close() began (a connection accepted just before the
   // listening socket closed, or a request pipelined behind a response in flight) is served,
@@ -65,6 +72,7 @@ export async function serveApp (app: unknown, options: MakeServerOptions, prefix
   }
   const fastify = Fastify(fastifyOptions) as unknown as FastifyInstance
   try {
+    timeOutSlowBodies(fastify.server as RawServerBase)
     destroyConnectionsAfter(fastify, gracefulTimeout)
     await fastify.register(fastifyWsgi, wsgiOptions as FastifyWsgiOptions)
     await fastify.listen({ host, port })
@@ -73,6 +81,18 @@ export async function serveApp (app: unknown, options: MakeServerOptions, prefix
     throw err
   }
   return fastify as unknown as WsgiServer
+}
+
+/**
+ * Fastify sets requestTimeout after Node made the server, so Node's rule that
+ * headersTimeout is at most requestTimeout is not applied, and with
+ * headersTimeout longer (60 s by default) Node never times out a request whose
+ * body arrives too slowly: requestTimeout would cover the headers only.
+ */
+function timeOutSlowBodies (server: RawServerBase): void {
+  if ('headersTimeout' in server && server.requestTimeout > 0 && server.headersTimeout > server.requestTimeout) {
+    server.headersTimeout = server.requestTimeout
+  }
 }
 
 /**
@@ -116,6 +136,18 @@ function responseBytes (request: FastifyRequest, reply: FastifyReply): number | 
   return socket.bytesWritten - before
 }
 
+/**
+ * Fastify's LogController, which the access log extends: the reason makeServer
+ * needs Fastify 5.10. The plugin itself still loads on any Fastify 5, so an
+ * older one is refused here, by version, rather than with "Class extends value undefined".
+ */
+export function checkFastifyVersion (): typeof LogController {
+  const controller = (Fastify as unknown as { LogController?: typeof LogController }).LogController
+  // An instance is the one place an older Fastify tells its version.
+  if (controller === undefined) throw new FST_WSGI_FASTIFY_VERSION(Fastify().version)
+  return controller
+}
+
 type AccessLog = LogController
 let AccessLogClass: (new () => AccessLog) | undefined
 
@@ -124,11 +156,10 @@ let AccessLogClass: (new () => AccessLog) | undefined
  * "request completed" with the status and time) become one, written when the
  * response is over, with the method, url, status, bytes and time; the request
  * id comes with request.log. Every other line of Fastify's stays, errors included.
- * The class is made on first use: Fastify exports LogController since 5.10,
- * and the plugin itself must still load on any Fastify 5.
+ * The class is made on first use, so that importing this module never needs Fastify 5.10.
  */
 export function createAccessLog (): AccessLog {
-  AccessLogClass ??= class AccessLog extends (Fastify as unknown as { LogController: typeof LogController }).LogController {
+  AccessLogClass ??= class AccessLog extends checkFastifyVersion() {
     incomingRequest (): void {}
 
     requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {

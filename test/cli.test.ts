@@ -10,7 +10,8 @@ const bounded = { timeout: 30_000 }
 test('--help lists every option and exits 0', bounded, async (t) => {
   const cli = runCli(t, ['--help'])
   t.same(await cli.exited, { code: 0, signal: null })
-  for (const flag of ['--host', '--port', '--workers', '--input', '--prefix', '--graceful-timeout', '--log-level', '--help', 'SIGHUP', 'SIGTERM']) {
+  const flags = ['--host', '--port', '--workers', '--input', '--prefix', '--graceful-timeout', '--body-limit', '--keep-alive-timeout', '--request-timeout', '--trust-proxy', '--log-level', '--help']
+  for (const flag of [...flags, 'SIGHUP', 'SIGTERM']) {
     t.match(cli.stdout(), flag)
   }
 })
@@ -85,7 +86,20 @@ test('bad input: one line on stderr and exit code 2', bounded, async (t) => {
     ['input mode', ['--input', 'lines', modules.app], /--input: expected buffer or stream, got "lines"/],
     ['log level', ['--log-level', 'loud', modules.app], /--log-level: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"/],
     ['prefix', ['--prefix', 'legacy', modules.app], /--prefix: expected a path starting with \/, got "legacy"/],
-    ['graceful timeout', ['--graceful-timeout', '5s', modules.app], /--graceful-timeout: expected a number of seconds, got "5s"/],
+    ['graceful timeout', ['--graceful-timeout', '5s', modules.app], /--graceful-timeout: expected a number of seconds from 0 to 2147483, got "5s"/],
+    ['graceful timeout past Node\'s timers', ['--graceful-timeout', '2147484', modules.app], /--graceful-timeout: expected a number of seconds from 0 to 2147483, got "2147484"/],
+    ['body limit zero', ['--body-limit', '0', modules.app], /--body-limit: expected an integer from 1 to 9007199254740991, got "0"/],
+    ['body limit with a unit', ['--body-limit', '5mb', modules.app], /--body-limit: expected an integer from 1 to 9007199254740991, got "5mb"/],
+    ['keep-alive timeout zero (Fastify would read it as its default)', ['--keep-alive-timeout', '0', modules.app], /--keep-alive-timeout: expected a number of seconds from 0.001 to 2147483, got "0"/],
+    ['request timeout', ['--request-timeout', '1m', modules.app], /--request-timeout: expected a number of seconds from 0 to 2147483, got "1m"/],
+    ['trust proxy true', ['--trust-proxy', 'true', modules.app], /--trust-proxy: "true" would let every client choose its own REMOTE_ADDR \(X-Forwarded-For\); give the addresses of the proxies/],
+    ['trust proxy hop count', ['--trust-proxy', '1', modules.app], /--trust-proxy: expected IP addresses, CIDR ranges, loopback, linklocal or uniquelocal, comma-separated; "1" is none of them/],
+    ['trust proxy host name', ['--trust-proxy', '127.0.0.1, proxy.example', modules.app], /; "proxy\.example" is none of them/],
+    ['trust proxy IPv4 range', ['--trust-proxy', '10.0.0.0/33', modules.app], /; "10\.0\.0\.0\/33" is none of them/],
+    ['trust proxy IPv6 range', ['--trust-proxy', 'fd00::/129', modules.app], /; "fd00::\/129" is none of them/],
+    ['trust proxy range twice', ['--trust-proxy', '10.0.0.0/8/8', modules.app], /; "10\.0\.0\.0\/8\/8" is none of them/],
+    ['trust proxy named range with bits', ['--trust-proxy', 'loopback/8', modules.app], /; "loopback\/8" is none of them/],
+    ['trust proxy empty entry', ['--trust-proxy', '127.0.0.1,', modules.app], /; "" is none of them/],
     ['no module', [], /expected one module \(path\/to\/app\.mjs\[:export\]\), got 0/],
     ['two modules', [modules.app, modules.appOnly], /expected one module .*, got 2/]
   ]
@@ -102,6 +116,56 @@ test('bad input: one line on stderr and exit code 2', bounded, async (t) => {
       t.notMatch(cli.stdout(), 'listening on', `${name}: never listened`)
     }))
   }
+})
+
+test('--body-limit: a 5 MB upload reaches an --input stream app whole; the 1 MiB default answers it 413', bounded, async (t) => {
+  const raised = runCli(t, ['--port', '0', '--input', 'stream', '--body-limit', '10000000', `${modules.app}:upload`])
+  const byDefault = runCli(t, ['--port', '0', '--input', 'stream', `${modules.app}:upload`])
+  const small = runCli(t, ['--port', '0', '--body-limit', '100', modules.app])
+  const [raisedUrl, defaultUrl, smallUrl] = await Promise.all([listening(raised), listening(byDefault), listening(small)])
+  const body = 'x'.repeat(5_000_000)
+  const accepted = await get(raisedUrl, { method: 'POST' }, body)
+  t.equal(accepted.status, 200)
+  t.equal(accepted.text, '5000000', 'every byte read by the app')
+  t.equal((await get(defaultUrl, { method: 'POST' }, body)).status, 413)
+  t.match((await get(smallUrl, { method: 'POST' }, 'x'.repeat(100))).text, / 100 false$/, 'a body of exactly the limit is read')
+  t.equal((await get(smallUrl, { method: 'POST' }, 'x'.repeat(101))).status, 413, 'one byte more is answered 413')
+})
+
+test('--keep-alive-timeout: an idle keep-alive connection is closed after it', bounded, async (t) => {
+  const cli = runCli(t, ['--port', '0', '--keep-alive-timeout', '0.3', modules.app])
+  const connection = openConnection(t, Number(new URL(await listening(cli)).port))
+  connection.socket.write('GET /idle HTTP/1.1\r\nHost: x\r\n\r\n')
+  await waitFor(() => connection.text().endsWith('|/idle 0 false'))
+  const answered = Date.now()
+  await Promise.race([connection.closed, sleep(5000)])
+  const idle = Date.now() - answered
+  t.ok(idle >= 250 && idle < 2000, `closed after ${idle} ms idle (Fastify's default: 72 s)`)
+})
+
+test('--request-timeout: a body still arriving after it is answered 408, within a second', bounded, async (t) => {
+  const cli = runCli(t, ['--port', '0', '--request-timeout', '0.5', modules.app])
+  const connection = openConnection(t, Number(new URL(await listening(cli)).port))
+  const started = Date.now()
+  connection.socket.write('POST /slow-body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabcde')
+  await Promise.race([connection.closed, sleep(5000)])
+  const elapsed = Date.now() - started
+  t.match(connection.text(), /^HTTP\/1\.1 408 Request Timeout\r\n/)
+  t.ok(elapsed >= 450 && elapsed < 1800, `answered after ${elapsed} ms (Node checks every 30 s unless told otherwise)`)
+})
+
+test('--trust-proxy: X-Forwarded-* from a listed proxy set REMOTE_ADDR, wsgi.url_scheme, SERVER_NAME and SERVER_PORT; from another address they are ignored', bounded, async (t) => {
+  const trusting = runCli(t, ['--port', '0', '--trust-proxy', '10.0.0.0/8, 127.0.0.1', `${modules.app}:client`])
+  const elsewhere = runCli(t, ['--port', '0', '--trust-proxy', '::1/128,uniquelocal,linklocal', `${modules.app}:client`])
+  const [trustingUrl, elsewhereUrl] = await Promise.all([listening(trusting), listening(elsewhere)])
+  // As nginx's $proxy_add_x_forwarded_for sends it: what the client claimed, then the client's address.
+  const headers = { 'x-forwarded-for': '6.6.6.6, 203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example' }
+  t.same(JSON.parse((await get(trustingUrl, { headers })).text), {
+    REMOTE_ADDR: '203.0.113.7', SERVER_NAME: 'public.example', SERVER_PORT: '443', 'wsgi.url_scheme': 'https'
+  }, 'the address nginx saw, not the one the client wrote')
+  t.same(JSON.parse((await get(elsewhereUrl, { headers })).text), {
+    REMOTE_ADDR: '127.0.0.1', SERVER_NAME: '127.0.0.1', SERVER_PORT: new URL(elsewhereUrl).port, 'wsgi.url_scheme': 'http'
+  }, 'not from a listed proxy: the socket and the Host header')
 })
 
 test('SIGTERM during a slow streamed response: it completes, the body closes, exit 0', bounded, async (t) => {

@@ -123,6 +123,35 @@ test('plugin options reach the plugin, Fastify options reach Fastify', bounded, 
   t.equal((await request(`${origin}/`, { method: 'POST', body: 'more than ten bytes' })).statusCode, 413)
 })
 
+test('prefix mounts the app there, as its SCRIPT_NAME; other paths get 404', bounded, async (t) => {
+  const { port } = await serve(t, describe, { prefix: '/legacy' })
+  const origin = `http://127.0.0.1:${port}`
+  t.equal(await (await request(`${origin}/legacy/a/b?x=1`)).body.text(), 'GET /legacy|/a/b?x=1 0')
+  t.equal(await (await request(`${origin}/legacy`)).body.text(), 'GET /legacy|? 0')
+  t.equal((await request(`${origin}/elsewhere`)).statusCode, 404)
+})
+
+test('requestTimeout also bounds a body that arrives too slowly (Fastify alone bounds only the headers)', bounded, async (t) => {
+  const { port } = await serve(t, describe, { requestTimeout: 300, http: { connectionsCheckingInterval: 50 } })
+  const connection = openConnection(t, port)
+  const started = Date.now()
+  connection.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabcde')
+  await Promise.race([connection.closed, new Promise((resolve) => setTimeout(resolve, 3000))])
+  const elapsed = Date.now() - started
+  t.match(connection.text(), /^HTTP\/1\.1 408 Request Timeout\r\n/)
+  t.ok(elapsed >= 250 && elapsed < 1500, `answered after ${elapsed} ms`)
+})
+
+test('on a Fastify older than 5.10 makeServer says which version it needs and which it found', async (t) => {
+  // Fastify 5.9 as serve.ts sees it: no LogController export; an instance tells its version.
+  const fastify59 = (): { version: string } => ({ version: '5.9.0' })
+  const serve59 = await t.mockImport<typeof import('../lib/serve.js')>('../lib/serve.js', { fastify: { default: fastify59 } })
+  await t.rejects(serve59.makeServer(describe, { port: 0 }), {
+    code: 'FST_WSGI_FASTIFY_VERSION',
+    message: 'makeServer and the fastify-wsgi command need Fastify 5.10 or later (found 5.9.0)'
+  })
+})
+
 test('input: stream serves a StreamingWsgiApp', bounded, async (t) => {
   const echo: StreamingWsgiApp = async (environ, startResponse) => {
     const body = await environ['wsgi.input'].read()
@@ -208,6 +237,9 @@ test('invalid options are refused with FST_WSGI_INVALID_OPTION, naming the value
   await t.rejects(makeServer(describe, { port: 65536 }), { code: 'FST_WSGI_INVALID_OPTION' })
   await t.rejects(makeServer(describe, { port: 0, gracefulTimeout: -1 }), { code: 'FST_WSGI_INVALID_OPTION', message: /"gracefulTimeout"/ })
   await t.rejects(makeServer(describe, { port: 0, gracefulTimeout: '5' as unknown as number }), { code: 'FST_WSGI_INVALID_OPTION' })
+  // Node's timers take at most 2^31 - 1 ms: a longer graceful timeout would cut every response at once.
+  await t.rejects(makeServer(describe, { port: 0, gracefulTimeout: Infinity }), { code: 'FST_WSGI_INVALID_OPTION', message: /from 0 to 2147483647, got number Infinity/ })
+  await t.rejects(makeServer(describe, { port: 0, prefix: 'legacy' }), { code: 'FST_WSGI_INVALID_OPTION', message: /"prefix"/ })
   await t.rejects(makeServer('not an app' as unknown as WsgiApp, { port: 0 }), { code: 'FST_WSGI_INVALID_OPTION', message: /"app"/ })
   // Every plugin option reaches the plugin, which validates it.
   for (const name of ['serverSoftware', 'input', 'pathEncoding', 'dropUnderscoreHeaders', 'baseEnviron', 'multiprocess', 'validate', 'onSendHooks']) {

@@ -170,6 +170,7 @@ async function serveTypes (): Promise<void> {
   expectType<WsgiServer>(await makeServer(hello, { host: '0.0.0.0', port: 0, gracefulTimeout: 5000, logger: { level: 'warn' }, serverSoftware: false, validate: true }))
   await makeServer(upload, { input: 'stream', bodyLimit: 1024, signal: true })
   await makeServer(hello, { http2: true, keepAliveTimeout: 1000, requestTimeout: 5000, trustProxy: true })
+  await makeServer(hello, { prefix: '/legacy', trustProxy: '127.0.0.1,10.0.0.0/8', bodyLimit: 100 * 1024 ** 2 })
   await makeServer(hello, { https: { key: 'k', cert: 'c' } })
   expectAssignable<MakeServerOptions>({ port: 8000, input: 'buffer', pathEncoding: 'utf8' })
   expectError(makeServer())
@@ -179,7 +180,7 @@ async function serveTypes (): Promise<void> {
   expectError(makeServer(hello, { port: '8000' }))
   expectError(makeServer(hello, { gracefulTimeout: '30s' }))
   expectError(makeServer(hello, { app: hello }))
-  expectError(makeServer(hello, { prefix: '/p' }))
+  expectError(makeServer(hello, { prefix: 42 }))
   expectError(makeServer(hello, { pathEncoding: 'ascii' }))
 }
 expectType<() => Promise<void>>(serveTypes)

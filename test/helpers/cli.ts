@@ -47,6 +47,18 @@ export function named (environ, startResponse) {
   return ['named']
 }
 export const notAFunction = 42
+export async function upload (environ, startResponse) {
+  // For --input stream: counts the body as it arrives.
+  let bytes = 0
+  for (let chunk; (chunk = await environ['wsgi.input'].read(65536)).length > 0;) bytes += chunk.length
+  startResponse('200 OK', [['Content-Type', 'text/plain']])
+  return [String(bytes)]
+}
+export function client (environ, startResponse) {
+  const keys = ['REMOTE_ADDR', 'SERVER_NAME', 'SERVER_PORT', 'wsgi.url_scheme']
+  startResponse('200 OK', [['Content-Type', 'application/json']])
+  return [JSON.stringify(Object.fromEntries(keys.map((key) => [key, environ[key]])))]
+}
 `
 
 export const dir = mkdtempSync(join(tmpdir(), 'fastify-wsgi-cli-'))
