@@ -2,10 +2,11 @@
 // `fastify-wsgi [options] module[:export]`: gunicorn's `gunicorn module:app` for WSGI-style apps.
 // One process serves (makeServer), or a node:cluster primary supervises --workers N of them.
 import cluster, { type Worker } from 'node:cluster'
+import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { isIP, type AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { describeValue } from './response-checks.js'
 import { checkFastifyVersion, serveApp, type WsgiServer } from './serve.js'
@@ -48,6 +49,35 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 /** Every failure before serving is the user's to fix: one line on stderr, exit code 2. */
 class UsageError extends Error {}
+
+// A location as Node prints it: `file:///app.mjs:3` or `/app.cjs:3` above a syntax error, `at … (file:///app.mjs:3:9)` in a stack.
+const LOCATION_LINE = /^(?:file:\/\/|\/).*:\d+$/
+const STACK_FRAME = /^\s+at (?:.*\()?((?:file:\/\/|\/)[^()]+:\d+:\d+)\)?$/
+
+/**
+ * Where an app module failed to import, as lines to append to the message: the file and line of a
+ * syntax error with its source line, or the first frame of the module's own code.
+ */
+function whereImportFailed (err: Error, url: string): string {
+  let lines = String(err.stack).split('\n')
+  if (!LOCATION_LINE.test(lines[0])) {
+    const frame = lines.map((line) => STACK_FRAME.exec(line)?.[1]).find((location) => location !== undefined)
+    if (frame !== undefined) return `\n  at ${displayPath(frame)}`
+  }
+  // CommonJS puts a syntax error's location atop the stack; an ES module's only shows it when Node
+  // reports the error as uncaught, so a child process imports the module again to print it.
+  // Nothing is evaluated there: a syntax error stops the whole module graph before it runs.
+  if (!LOCATION_LINE.test(lines[0]) && err instanceof SyntaxError) {
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(url)})`], { encoding: 'utf8', timeout: 10_000 })
+    lines = String(child.stderr).split('\n')
+  }
+  return LOCATION_LINE.test(lines[0]) ? `\n  at ${displayPath(lines[0])}\n  ${lines[1]}\n  ${lines[2]}` : ''
+}
+
+/** A file URL in a location as a path, which is what a user types. */
+function displayPath (location: string): string {
+  return location.startsWith('file://') ? location.replace(/^file:\/\/[^:]*/, (url) => fileURLToPath(url)) : location
+}
 
 interface CliOptions {
   host: string
@@ -182,7 +212,8 @@ async function loadApp (file: string, exportName: string | undefined): Promise<u
   try {
     exports = await import(pathToFileURL(path).href)
   } catch (err) {
-    throw new UsageError(`cannot import ${file}: ${(err as Error).message}`)
+    const reason = err instanceof Error ? err.message + whereImportFailed(err, pathToFileURL(path).href) : `it threw ${describeValue(err)}`
+    throw new UsageError(`cannot import ${file}: ${reason}`)
   }
   const names = exportName === undefined ? ['default', 'app'] : [exportName]
   const present = names.filter((name) => exports[name] !== undefined)

@@ -64,7 +64,7 @@ test('--log-level warn: no access lines', bounded, async (t) => {
   t.notMatch(cli.stdout(), 'request completed')
 })
 
-test('bad input: one line on stderr and exit code 2', bounded, async (t) => {
+test('bad input: one message on stderr (a location indented below it) and exit code 2', bounded, async (t) => {
   const blocker = createNetServer()
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
   t.teardown(() => blocker.close())
@@ -75,7 +75,11 @@ test('bad input: one line on stderr and exit code 2', bounded, async (t) => {
     ['missing export', [`${modules.app}:nope`], /has no export named "nope"/],
     ['no default and no app', [modules.noApp], /has no export named "default" or "app"/],
     ['export not a function', [`${modules.app}:notAFunction`], /the export "notAFunction" is number 42, not a WSGI app function/],
-    ['module that throws at import', [modules.throws], /cannot import .*throws\.mjs: broken at import/],
+    ['module that throws at import', [modules.throws], /cannot import .*throws\.mjs: broken at import\n {2}at \/.*\/throws\.mjs:1:7$/m],
+    ['syntax error in a module the app imports', [modules.brokenDependency], /cannot import .*uses-broken\.mjs: Unexpected token ';'\n {2}at \/.*\/broken\.mjs:2\n {2}const b = ;\n {2} {10}\^/],
+    ['module importing a package that is not installed', [modules.missingDependency], /cannot import .*missing-dependency\.mjs: Cannot find package 'no-such-package-here' imported from \/.*missing-dependency\.mjs$/],
+    ['module that throws a string at import', [modules.throwsString], /cannot import .*throws-string\.mjs: it threw "a string"$/],
+    ['syntax error in a CommonJS module', [modules.brokenCommonjs], /cannot import .*broken\.cjs: Unexpected token ';'\n {2}at \/.*\/broken\.cjs:2\n {2}const b = ;/],
     ['port in use', ['--port', busy, modules.app], new RegExp(`cannot listen on http://127\\.0\\.0\\.1:${busy}: .*EADDRINUSE`)],
     ['port in use, with workers', ['--port', busy, '--workers', '2', modules.app], /cannot listen on .*EADDRINUSE/],
     ['unknown flag', ['--colour', 'red', modules.app], /Unknown option '--colour'; see --help/],
@@ -110,9 +114,9 @@ test('bad input: one line on stderr and exit code 2', bounded, async (t) => {
       const cli = runCli(t, args)
       t.same(await cli.exited, { code: 2, signal: null }, `${name}: exit code 2`)
       const lines = cli.stderr().split('\n').filter((line) => line !== '')
-      t.equal(lines.length, 1, `${name}: one line`)
       t.match(lines[0], /^fastify-wsgi: /, name)
-      t.match(lines[0], message, name)
+      t.ok(lines.slice(1).every((line) => line.startsWith('  ')), `${name}: one message, any more lines indented below it`)
+      t.match(lines.join('\n'), message, name)
       t.notMatch(cli.stdout(), 'listening on', `${name}: never listened`)
     }))
   }

@@ -68,6 +68,11 @@ export const modules = {
   commonjs: join(dir, 'legacy.cjs'),
   noApp: join(dir, 'no-app.mjs'),
   throws: join(dir, 'throws.mjs'),
+  /** Imports a module with a syntax error on its line 2. */
+  brokenDependency: join(dir, 'uses-broken.mjs'),
+  brokenCommonjs: join(dir, 'broken.cjs'),
+  missingDependency: join(dir, 'missing-dependency.mjs'),
+  throwsString: join(dir, 'throws-string.mjs'),
   typescript: join(dir, 'typed.ts')
 }
 writeFileSync(modules.app, APP)
@@ -75,6 +80,11 @@ writeFileSync(modules.appOnly, "export const app = (environ, startResponse) => {
 writeFileSync(modules.commonjs, "module.exports = (environ, startResponse) => { startResponse('200 OK', []); return ['commonjs'] }\n")
 writeFileSync(modules.noApp, 'export const other = 1\n')
 writeFileSync(modules.throws, "throw new Error('broken at import')\n")
+writeFileSync(join(dir, 'broken.mjs'), 'export const a = 1\nconst b = ;\n')
+writeFileSync(modules.brokenDependency, "import './broken.mjs'\nexport default () => []\n")
+writeFileSync(modules.brokenCommonjs, 'module.exports = 1\nconst b = ;\n')
+writeFileSync(modules.missingDependency, "import 'no-such-package-here'\n")
+writeFileSync(modules.throwsString, "throw 'a string'\n")
 writeFileSync(modules.typescript, "export default (environ: unknown, startResponse: (s: string, h: string[][]) => void): string[] => { startResponse('200 OK', []); return ['typed'] }\n")
 t0.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
