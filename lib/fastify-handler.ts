@@ -410,7 +410,20 @@ export function runWsgi (request: FastifyRequest, reply: FastifyReply, app: Wsgi
   return trackResponse(settings.lifecycle, openAndRun(request, reply, app, settings))
 }
 
+/**
+ * Set on an HTTP/1 connection while the app of a request on it waits (for
+ * its body, or for the request before it): resolves once that app started.
+ * Fastify starts a pipelined request as soon as it is parsed, but side
+ * effects must keep request order (RFC 9112 §9.3.2): the next app waits.
+ */
+const kAppStarted = Symbol('fastify-wsgi.appStarted')
+type OrderedSocket = Socket & { [kAppStarted]?: Promise<void> | undefined }
+
 function openAndRun (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings): void | Promise<void> {
+  const raw = request.raw
+  // HTTP/2 streams are independent of each other; only an HTTP/1 connection orders its requests.
+  const socket = raw.httpVersionMajor === 1 ? raw.socket as OrderedSocket : null
+  const earlier = socket?.[kAppStarted]
   let input: AnyWsgiInput | Promise<AnyWsgiInput>
   try {
     input = openInput(request, settings)
@@ -418,15 +431,31 @@ function openAndRun (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<
     refuseRequest(request, reply, err, settings)
     return
   }
-  if (input instanceof Promise) {
-    return input.then(
-      (opened) => startHandler(request, reply, app, settings, opened),
-      (err: unknown) => {
-        refuseRequest(request, reply, err, settings)
-        return responseEnd(reply)
-      })
-  }
+  if (input instanceof Promise || earlier !== undefined) return runInOrder(request, reply, app, settings, input, socket, earlier)
   return startHandler(request, reply, app, settings, input)
+}
+
+/** Runs the app once its body is read and the app of the request before it on the connection started. */
+async function runInOrder (
+  request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings,
+  input: AnyWsgiInput | Promise<AnyWsgiInput>, socket: OrderedSocket | null, earlier: Promise<void> | undefined
+): Promise<void> {
+  let started = noop
+  const appStarted = new Promise<void>((resolve) => { started = resolve })
+  if (socket !== null) socket[kAppStarted] = appStarted
+  let opened: AnyWsgiInput
+  try {
+    await earlier
+    opened = await input
+  } catch (err) {
+    refuseRequest(request, reply, err, settings)
+    return responseEnd(reply)
+  } finally {
+    if (socket !== null && socket[kAppStarted] === appStarted) socket[kAppStarted] = undefined
+    // The next app starts after this one did (or was refused): its continuation runs after this call.
+    started()
+  }
+  return startHandler(request, reply, app, settings, opened)
 }
 
 function startHandler (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings, input: AnyWsgiInput): void | Promise<void> {
