@@ -28,23 +28,50 @@ export interface RequestTarget {
   uri: string
 }
 
-const AUTHORITY_END = new Set([0x2f, 0x3f, 0x23]) // / ? #
+/** A request target other than the origin form (`/p?q`): `*`, or the absolute form (`http://host/p?q`). */
+export interface OtherTarget {
+  /** The absolute form's authority (`host:port`), which stands in for the Host header; '' for `*`. */
+  authority: string
+  target: RequestTarget
+}
+
+// `OPTIONS *` asks about the server, not a resource: no path (CGI's PATH_INFO is empty or starts with `/`).
+const ASTERISK_FORM: OtherTarget = { authority: '', target: { path: '', query: '', uri: '*' } }
+// RFC 3986 §3.1: the scheme of an absolute URI.
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/
+// RFC 3986 §3.2.2-3: a non-empty reg-name or an IP literal, then an optional port. No userinfo: a
+// `user@` in an http(s) URI is treated as an error (RFC 9110 §4.2.4).
+const AUTHORITY = /^(?:(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?$/
+const AUTHORITY_END = /[/?#]/
 
 /**
- * Splits a raw request target. Node leaves a `#fragment` in `req.url`, and an
- * absolute-form target (`http://host/p`) carries its authority: neither may
- * reach PATH_INFO.
+ * Checks and splits a request target that does not start with `/`. `*` is the
+ * target of a server-wide OPTIONS only (RFC 9112 §3.2.4); an absolute-form target must
+ * have a scheme and an authority that parse (Node's parser accepts
+ * `s://]x/p`, and the router would route its path). Anything else is refused
+ * with 400.
  */
-export function splitTarget (url: string): RequestTarget {
-  let start = 0
-  if (url.charCodeAt(0) !== 0x2f) {
-    const scheme = url.indexOf('://')
-    if (scheme !== -1) {
-      // The authority ends at the path, the query or the fragment, whichever comes first.
-      start = scheme + 3
-      while (start < url.length && !AUTHORITY_END.has(url.charCodeAt(start))) start++
-    }
+export function checkOtherTarget (url: string, method: string): OtherTarget {
+  if (url === '*') {
+    if (method === 'OPTIONS') return ASTERISK_FORM
+    throw new FST_WSGI_BAD_REQUEST(`the request target * is for OPTIONS only, not ${method}`)
   }
+  const schemeEnd = url.indexOf('://')
+  if (schemeEnd !== -1 && SCHEME.test(url.slice(0, schemeEnd))) {
+    const rest = url.slice(schemeEnd + 3)
+    const authorityEnd = rest.search(AUTHORITY_END)
+    const authority = authorityEnd === -1 ? rest : rest.slice(0, authorityEnd)
+    if (AUTHORITY.test(authority)) return { authority, target: splitTarget(url, schemeEnd + 3 + authority.length) }
+  }
+  throw new FST_WSGI_BAD_REQUEST(`the request target ${JSON.stringify(url)} is neither a path nor an absolute URI with a valid authority`)
+}
+
+/**
+ * Splits a raw request target from `start`, where its path begins (past an
+ * absolute form's authority). Node leaves a `#fragment` in `req.url`: it never
+ * reaches PATH_INFO.
+ */
+export function splitTarget (url: string, start = 0): RequestTarget {
   let end = url.indexOf('#', start)
   if (end === -1) end = url.length
   const question = url.indexOf('?', start)
@@ -232,7 +259,10 @@ export function buildEnviron (
   const raw = request.raw
   const socket = raw.socket
   // With wsgiRewriteUrl, Fastify routes a rewritten URL and keeps the one sent in originalUrl.
-  const target = splitTarget((raw as { originalUrl?: string }).originalUrl ?? raw.url as string)
+  const url = (raw as { originalUrl?: string }).originalUrl ?? raw.url as string
+  // The origin form (`/p?q`) is the common case: one character tells it from the others.
+  const other = url.charCodeAt(0) === 0x2f ? null : checkOtherTarget(url, raw.method as string)
+  const target = other === null ? splitTarget(url) : other.target
   let path = unquoteLatin1(target.path)
   let scriptName = settings.scriptName
   if (settings.pathEncoding === 'utf8') {
@@ -241,7 +271,9 @@ export function buildEnviron (
   }
   const scheme = request.protocol
   // Fastify's host honours trustProxy (X-Forwarded-Host); read it once and split it here.
-  const host = request.host
+  let host = request.host
+  // An absolute-form target's authority replaces the Host header (RFC 9112 §3.2.2); a trusted X-Forwarded-Host still wins.
+  if (other !== null && other.authority !== '' && host === (raw.headers.host ?? '')) host = other.authority
   let serverName: string
   let serverPort: string
   if (host === '') {
@@ -254,7 +286,8 @@ export function buildEnviron (
   } else {
     const portColon = host.indexOf(':', host.charCodeAt(0) === 0x5b ? host.indexOf(']') : 0)
     serverName = portColon === -1 ? host : host.slice(0, portColon)
-    serverPort = portColon === -1 ? (scheme === 'https' ? '443' : '80') : host.slice(portColon + 1)
+    // `host:` with no digits has the default port too (RFC 3986 §3.2.3).
+    serverPort = portColon === -1 || portColon === host.length - 1 ? (scheme === 'https' ? '443' : '80') : host.slice(portColon + 1)
     lastHost = { host, scheme, serverName, serverPort }
   }
 
@@ -290,6 +323,7 @@ export function buildEnviron (
   addHeaders(environ, raw.rawHeaders, settings.dropUnderscoreHeaders)
   // HTTP/2 carries the host in :authority; apps find it where HTTP/1 puts it.
   if (environ.HTTP_HOST === undefined && raw.headers[':authority'] !== undefined) environ.HTTP_HOST = raw.headers[':authority'] as string
+  if (other !== null && other.authority !== '') environ.HTTP_HOST = other.authority
   // B6: base keys come first in wsgiref; here they fill in, so the request's keys still win.
   const base = settings.baseEnviron
   if (base !== null) {

@@ -13,9 +13,10 @@ import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
 import { ErrorStream } from './error-stream.js'
 import { responseGone } from './extensions.js'
 import { trackResponse, type ServerLifecycle } from './lifecycle.js'
+import { closesBeforeBodyEnd, type LingeringSettings } from './lingering-close.js'
 
 /** Per-mount (or per reply.wsgi call) settings, resolved from the plugin options. */
-export interface HandlerSettings extends EnvironSettings {
+export interface HandlerSettings extends EnvironSettings, LingeringSettings {
   serverSoftwareHeader: string | false
   bodyLimit: number
   input: 'buffer' | 'stream'
@@ -26,12 +27,6 @@ export interface HandlerSettings extends EnvironSettings {
   /** Whether the server is closing: HTTP/1.x connections then close after their response. */
   lifecycle: ServerLifecycle
 }
-
-/**
- * After a response, this much of an unread request body is drained to keep
- * the connection alive; a larger (or unknown) rest closes it (as gunicorn).
- */
-const DRAIN_LIMIT = 64 * 1024
 
 /** How long an aborted response may take to flush what was already written. */
 const ABORT_GRACE_MS = 5000
@@ -107,6 +102,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   /** HTTP/1.x: the connection is ours to keep or close; HTTP/2 multiplexes streams over a session. */
   protected readonly http1: boolean
   protected readonly lifecycle: ServerLifecycle
+  protected readonly lingering: LingeringSettings
 
   constructor (request: FastifyRequest, reply: FastifyReply, settings: HandlerSettings, input: AnyWsgiInput) {
     const errors = new ErrorStream(request.log)
@@ -118,6 +114,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.streamInput = settings.input === 'stream' && input instanceof StreamInput ? input : null
     this.http1 = request.raw.httpVersionMajor === 1
     this.lifecycle = settings.lifecycle
+    this.lingering = settings
     this.serverSoftware = settings.serverSoftwareHeader
   }
 
@@ -143,38 +140,14 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   }
 
   /**
-   * A streamed body the app did not read to its end is still arriving on the
-   * connection. Up to DRAIN_LIMIT bytes are drained after the response so the
-   * connection stays alive; a larger or unknown rest closes it instead of
-   * reading an upload nobody wants. HTTP/2 streams need neither.
+   * A streamed body the app did not read to its end may still be arriving:
+   * a small rest is drained after the response so the connection stays alive,
+   * a larger or unknown rest closes it (lingering) instead of reading an upload
+   * nobody wants. A buffered body was read whole before the app ran.
    */
   protected mustCloseForUnreadBody (): boolean {
     const input = this.streamInput
-    if (input === null || !this.hasUnreadBody(input)) return false
-    const declared = Number(this.request.headers['content-length'])
-    return !(declared - input.bytesReceived <= DRAIN_LIMIT)
-  }
-
-  /** A streamed HTTP/1 request body the app did not read to its end. */
-  private hasUnreadBody (input: StreamInput): boolean {
-    if (input.complete || !this.http1) return false
-    const headers = this.request.headers
-    // A request without a body (GET...) has nothing left on the wire, read or not.
-    return headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined
-  }
-
-  /**
-   * A small rest of the body still unread when the response ends is read
-   * first. Should the connection close after the response (Connection: close,
-   * HTTP/1.0, a body delimited by the close, a cut body), closing a socket with
-   * unread bytes resets it, and the reset discards the end of the response
-   * before the client has it (RFC 9112 §9.6); should it stay open, the rest
-   * had to be read before the next request anyway. A larger rest closes at once.
-   */
-  private restBeforeEnd (): Promise<void> | null {
-    const input = this.streamInput
-    if (input === null || !this.hasUnreadBody(input) || this.mustCloseForUnreadBody()) return null
-    return input.drainRest(ABORT_GRACE_MS)
+    return input !== null && closesBeforeBodyEnd(this.request.raw, input.bytesReceived, this.lingering)
   }
 
   /** The file fast path (E2): the file is piped into the response by Node's streams. */
@@ -231,19 +204,15 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
       const connection = this.request.raw.socket
       this.res.once('finish', () => closeIfIdle(connection))
     }
-    const rest = this.restBeforeEnd()
-    if (rest === null) this.end(chunk)
-    // drainRest never rejects.
-    else rest.then(() => { this.end(chunk) })
+    this.end(chunk)
   }
 
-  /** Ends the response once nothing of the request body is left to read. */
+  /** Ends the response; an unread rest of the body is discarded as it arrives. */
   protected end (chunk?: Chunk): void {
-    const socket = this.res.socket
+    // The bytes sent are complete, but the app was wrong about them: do not reuse the connection.
+    if (!this.keepConnection && this.http1) closeAfterResponse(this.res)
     if (chunk === undefined) this.res.end()
     else this.res.end(chunk)
-    // The bytes sent are complete, but the app was wrong about them: do not reuse the connection.
-    if (!this.keepConnection && this.http1) socket?.destroySoon()
     this.streamInput?.discardRest()
   }
 
@@ -442,23 +411,52 @@ export function runWsgi (request: FastifyRequest, reply: FastifyReply, app: Wsgi
   return trackResponse(settings.lifecycle, openAndRun(request, reply, app, settings))
 }
 
+/**
+ * Set on an HTTP/1 connection while the app of a request on it waits (for
+ * its body, or for the request before it): resolves once that app started.
+ * Fastify starts a pipelined request as soon as it is parsed, but side
+ * effects must keep request order (RFC 9112 §9.3.2): the next app waits.
+ */
+const kAppStarted = Symbol('fastify-wsgi.appStarted')
+type OrderedSocket = Socket & { [kAppStarted]?: Promise<void> | undefined }
+
 function openAndRun (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings): void | Promise<void> {
+  const raw = request.raw
+  // HTTP/2 streams are independent of each other; only an HTTP/1 connection orders its requests.
+  const socket = raw.httpVersionMajor === 1 ? raw.socket as OrderedSocket : null
+  const earlier = socket?.[kAppStarted]
   let input: AnyWsgiInput | Promise<AnyWsgiInput>
   try {
     input = openInput(request, settings)
   } catch (err) {
-    refuseRequest(request, reply, err)
+    refuseRequest(request, reply, err, settings)
     return
   }
-  if (input instanceof Promise) {
-    return input.then(
-      (opened) => startHandler(request, reply, app, settings, opened),
-      (err: unknown) => {
-        refuseRequest(request, reply, err)
-        return responseEnd(reply)
-      })
-  }
+  if (input instanceof Promise || earlier !== undefined) return runInOrder(request, reply, app, settings, input, socket, earlier)
   return startHandler(request, reply, app, settings, input)
+}
+
+/** Runs the app once its body is read and the app of the request before it on the connection started. */
+async function runInOrder (
+  request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings,
+  input: AnyWsgiInput | Promise<AnyWsgiInput>, socket: OrderedSocket | null, earlier: Promise<void> | undefined
+): Promise<void> {
+  let started = noop
+  const appStarted = new Promise<void>((resolve) => { started = resolve })
+  if (socket !== null) socket[kAppStarted] = appStarted
+  let opened: AnyWsgiInput
+  try {
+    await earlier
+    opened = await input
+  } catch (err) {
+    refuseRequest(request, reply, err, settings)
+    return responseEnd(reply)
+  } finally {
+    if (socket !== null && socket[kAppStarted] === appStarted) socket[kAppStarted] = undefined
+    // The next app starts after this one did (or was refused): its continuation runs after this call.
+    started()
+  }
+  return startHandler(request, reply, app, settings, opened)
 }
 
 function startHandler (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings, input: AnyWsgiInput): void | Promise<void> {
@@ -468,8 +466,8 @@ function startHandler (request: FastifyRequest, reply: FastifyReply, app: WsgiAp
       ? new FastifySendHandler(request, reply, settings, input)
       : new FastifyHandler(request, reply, settings, input)
   } catch (err) {
-    // The request cannot become an environ (ambiguous headers, a wrong scriptName).
-    reply.send(err)
+    // The request cannot become an environ (ambiguous headers, a bad request target, a wrong scriptName).
+    refuseRequest(request, reply, err, settings)
     return
   }
   const pending = handler.run(app)
@@ -498,13 +496,15 @@ function responseEnd (reply: FastifyReply): Promise<void> {
   })
 }
 
-/** The app never runs: the body was refused (413) or the upload broke off. */
-function refuseRequest (request: FastifyRequest, reply: FastifyReply, err: unknown): void {
+/** The app never runs: the body was refused (413), the upload broke off, or the request cannot become an environ. */
+function refuseRequest (request: FastifyRequest, reply: FastifyReply, err: unknown, settings: HandlerSettings): void {
   if (responseGone(reply.raw)) {
     // The client left mid-upload: expected, so nothing is logged as a server error.
     request.log.debug({ err }, 'The client went away while sending the request body')
     reply.hijack()
     return
   }
+  // A refusal by the declared length has read nothing of the body yet; one while reading has no declared length.
+  if (closesBeforeBodyEnd(request.raw, 0, settings)) reply.header('connection', 'close')
   reply.send(err)
 }

@@ -40,11 +40,20 @@ export interface WsgiRunOptions {
    * `environ['fastify.request'].signal` is always there (it also aborts once the request is over).
    */
   signal?: boolean
+  /**
+   * Milliseconds a connection closed after an answer given while the request body was still
+   * arriving (a 413...) keeps reading and discarding that body, so the client reads the answer
+   * instead of a reset (nginx's lingering_close). Default 2000; 0 closes at once.
+   */
+  lingeringTime?: number
+  /** Bytes such a connection reads and discards at most. Default 16 MiB; 0 closes at once. */
+  lingeringLimit?: number
 }
 
 /** The names of WsgiRunOptions but bodyLimit (whose default is Fastify's own option): what makeServer hands the plugin. */
 export const PLUGIN_ONLY_OPTIONS: ReadonlySet<string> = new Set<keyof WsgiRunOptions>([
-  'serverSoftware', 'input', 'pathEncoding', 'dropUnderscoreHeaders', 'baseEnviron', 'multiprocess', 'validate', 'onSendHooks', 'signal'
+  'serverSoftware', 'input', 'pathEncoding', 'dropUnderscoreHeaders', 'baseEnviron', 'multiprocess', 'validate', 'onSendHooks', 'signal',
+  'lingeringTime', 'lingeringLimit'
 ])
 
 interface MountOptions extends WsgiRunOptions {
@@ -83,6 +92,12 @@ function boolean (name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback
   if (typeof value !== 'boolean') invalid(name, 'a boolean', value)
   return value
+}
+
+function count (name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || (value as number) < 0) invalid(name, 'a non-negative integer', value)
+  return value as number
 }
 
 /**
@@ -128,6 +143,8 @@ export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSetti
     validate: boolean('validate', options.validate, defaults.validate),
     onSendHooks: boolean('onSendHooks', options.onSendHooks, defaults.onSendHooks),
     signal: boolean('signal', options.signal, defaults.signal),
+    lingeringTime: count('lingeringTime', options.lingeringTime, defaults.lingeringTime),
+    lingeringLimit: count('lingeringLimit', options.lingeringLimit, defaults.lingeringLimit),
     fileWrapper: defaults.fileWrapper,
     lifecycle: defaults.lifecycle
   }
@@ -148,6 +165,8 @@ export function defaultSettings (bodyLimit: number, lifecycle: ServerLifecycle):
     validate: false,
     onSendHooks: false,
     signal: false,
+    lingeringTime: 2000,
+    lingeringLimit: 16 * 1024 * 1024,
     fileWrapper,
     lifecycle
   }

@@ -35,36 +35,9 @@ export class StreamInput implements WsgiStreamInput {
     return this.received
   }
 
-  /** True once the whole body was read from the client. */
-  get complete (): boolean {
-    return this.stream.readableEnded
-  }
-
   /** Lets the unread rest of the body flow into the void (the response is over). */
   discardRest (): void {
     if (!this.stream.readableEnded) this.stream.resume()
-  }
-
-  /**
-   * Discards the unread rest of the body, resolving once all of it has
-   * arrived, the client went away, or `timeoutMs` passed.
-   */
-  drainRest (timeoutMs: number): Promise<void> {
-    const stream = this.stream
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        stream.off('end', done)
-        stream.off('close', done)
-        stream.off('error', done)
-        resolve()
-      }
-      const timer = setTimeout(done, timeoutMs)
-      stream.on('end', done)
-      stream.on('close', done)
-      stream.on('error', done)
-      stream.resume()
-    })
   }
 
   async read (size?: number | null): Promise<Buffer> {

@@ -22,8 +22,8 @@ interface Row {
   status: number
   /** Whether the app runs for this request. */
   appRuns: boolean
-  /** The server the row needs: `dav` added PROPFIND and PURGE with addHttpMethod before registering. */
-  server?: 'default' | 'dav'
+  /** The server the row needs: `dav` added PROPFIND and PURGE with addHttpMethod before registering, `root` mounts at /. */
+  server?: 'default' | 'dav' | 'root'
   /** Environ keys the app must see (null: absent), when it runs. */
   environ?: Record<string, string | null>
   /** What the response body must contain. */
@@ -176,12 +176,54 @@ const rows: Row[] = [
     environ: { SCRIPT_NAME: '/m', PATH_INFO: '/p', QUERY_STRING: 'q=1', REQUEST_URI: '/m/p?q=1' }
   },
   {
-    name: 'an absolute-form target naming another host: SERVER_NAME still comes from Host',
-    why: 'Node and Fastify read Host; RFC 9112 §3.2.2 would prefer the target\'s authority',
+    name: 'an absolute-form target naming another host: its authority replaces Host',
+    why: 'RFC 9112 §3.2.2: the server must ignore Host and use the target\'s authority (Node and Fastify read Host)',
     request: get('http://other.example/m/p', 'Host: x\r\n'),
     status: 200,
     appRuns: true,
-    environ: { HTTP_HOST: 'x', SERVER_NAME: 'x', PATH_INFO: '/p' }
+    environ: { HTTP_HOST: 'other.example', SERVER_NAME: 'other.example', SERVER_PORT: '80', PATH_INFO: '/p' }
+  },
+  {
+    name: 'an absolute-form authority with a port and no Host header (HTTP/1.0)',
+    why: 'the authority is the Host the request names',
+    request: 'GET http://[::1]:8081/m/p HTTP/1.0\r\n\r\n',
+    status: 200,
+    appRuns: true,
+    environ: { HTTP_HOST: '[::1]:8081', SERVER_NAME: '[::1]', SERVER_PORT: '8081', PATH_INFO: '/p' }
+  },
+  {
+    name: 'an absolute-form target whose authority does not parse is refused',
+    why: 'Node accepts `s://]ufd/...` and the router routes its path: the app would see a request for no host',
+    server: 'root',
+    request: `PUT s://]ufd/: HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n${CLOSE}\r\n`,
+    status: 400,
+    appRuns: false,
+    body: /FST_WSGI_BAD_REQUEST/
+  },
+  {
+    name: 'an absolute-form target with userinfo is refused',
+    why: 'RFC 9110 §4.2.4: userinfo in an http URI is to be treated as an error (it hides the real host from a reader)',
+    request: get('http://user@other.example/m/p'),
+    status: 400,
+    appRuns: false
+  },
+  {
+    name: 'GET * is refused',
+    why: 'RFC 9112 §3.2.4: the asterisk form is for a server-wide OPTIONS only; as a path it would reach a root app as PATH_INFO *',
+    server: 'root',
+    request: get('*'),
+    status: 400,
+    appRuns: false,
+    body: /for OPTIONS only, not GET/
+  },
+  {
+    name: 'OPTIONS * reaches the app',
+    why: 'RFC 9112 §3.2.4: the server as a whole is asked, no resource: PATH_INFO is empty (CGI allows no other value without /), REQUEST_URI tells',
+    server: 'root',
+    request: `OPTIONS * HTTP/1.1\r\nHost: x\r\n${CLOSE}\r\n`,
+    status: 200,
+    appRuns: true,
+    environ: { SCRIPT_NAME: '', PATH_INFO: '', REQUEST_URI: '*' }
   },
   // --- Methods -------------------------------------------------------------------------------------
   {
@@ -340,7 +382,9 @@ test('the bad-input matrix: status, whether the app ran, what it saw, and a serv
   dav.addHttpMethod('PROPFIND', { hasBody: true })
   dav.addHttpMethod('PURGE')
   await dav.register(fastifyWsgi, { prefix: '/m', app: environApp(calls), validate: true })
-  const ports = { default: await listen(plain), dav: await listen(dav) }
+  const root = createServer(t).fastify
+  await root.register(fastifyWsgi, { app: environApp(calls), validate: true })
+  const ports = { default: await listen(plain), dav: await listen(dav), root: await listen(root) }
 
   for (const row of rows) {
     await t.test(row.name, async (t) => {

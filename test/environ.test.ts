@@ -266,6 +266,27 @@ test('B1: behind a trusted proxy, SERVER_NAME and SERVER_PORT follow X-Forwarded
   t.equal(plainHttp.SERVER_PORT, '80')
 })
 
+test('B1: an absolute-form target\'s authority replaces Host (RFC 9112 §3.2.2); the last Host\'s parts are not reused for it', bounded, async (t) => {
+  const { port } = await listenWithMount(t, { prefix: '/legacy', app: dumpApp() })
+  const head = (target: string): string => `GET ${target} HTTP/1.1\r\nHost: example.com:8080\r\nConnection: close\r\n\r\n`
+  const origin = await rawEnviron(port, head('/legacy/'))
+  t.same([origin.environ.SERVER_NAME, origin.environ.SERVER_PORT, origin.environ.HTTP_HOST], ['example.com', '8080', 'example.com:8080'])
+  const absolute = await rawEnviron(port, head('http://evil.example/legacy/x'))
+  t.same([absolute.environ.SERVER_NAME, absolute.environ.SERVER_PORT, absolute.environ.HTTP_HOST], ['evil.example', '80', 'evil.example'])
+  t.equal(absolute.environ.PATH_INFO, '/x')
+  const again = await rawEnviron(port, head('/legacy/'))
+  t.same([again.environ.SERVER_NAME, again.environ.SERVER_PORT, again.environ.HTTP_HOST], ['example.com', '8080', 'example.com:8080'], 'the Host header again')
+  const emptyPort = await rawEnviron(port, head('http://evil.example:/legacy/x'))
+  t.equal(emptyPort.environ.SERVER_PORT, '80', 'an empty port is the default one')
+})
+
+test('B1: behind a trusted proxy, X-Forwarded-Host still wins over an absolute-form authority', bounded, async (t) => {
+  const { port } = await listenWithMount(t, { prefix: '/legacy', app: dumpApp() }, { trustProxy: true })
+  const { environ } = await rawEnviron(port, 'GET http://evil.example/legacy/ HTTP/1.1\r\nHost: x\r\nX-Forwarded-Host: public.example\r\nConnection: close\r\n\r\n')
+  t.equal(environ.SERVER_NAME, 'public.example')
+  t.equal(environ.HTTP_HOST, 'evil.example', 'HTTP_HOST is the Host the request names')
+})
+
 test('B1: a socket that is already gone leaves REMOTE_ADDR, REMOTE_PORT and the socket address empty, not undefined', bounded, async (t) => {
   const socket = {}
   const raw = { url: '/x', method: 'GET', httpVersion: '1.0', rawHeaders: [], headers: {}, socket }

@@ -196,7 +196,9 @@ test('options are validated at registration with FST_WSGI_INVALID_OPTION naming 
     [{ dropUnderscoreHeaders: 'yes' }, 'option "dropUnderscoreHeaders": expected a boolean, got "yes"'],
     [{ baseEnviron: [] }, 'option "baseEnviron": expected a plain object, got []'],
     [{ baseEnviron: 'x' }, 'option "baseEnviron"'],
-    [{ multiprocess: 1 }, 'option "multiprocess": expected a boolean, got number 1']
+    [{ multiprocess: 1 }, 'option "multiprocess": expected a boolean, got number 1'],
+    [{ lingeringTime: -1 }, 'option "lingeringTime": expected a non-negative integer, got number -1'],
+    [{ lingeringLimit: '4MiB' }, 'option "lingeringLimit": expected a non-negative integer, got "4MiB"']
   ]
   for (const [options, message] of cases) {
     const { fastify } = createServer(t)

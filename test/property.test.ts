@@ -134,13 +134,7 @@ const clientSpec: fc.Arbitrary<ClientSpec> = fc.record({
   bodySize: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 60 * 1024, max: 200 * 1024 })),
   input: fc.constantFrom('buffer', 'stream'),
   onSendHooks: fc.boolean()
-}).map((client): ClientSpec => ({
-  ...client,
-  // In stream mode an unread body over 64 KiB is not drained: the connection closes on it, and the
-  // reset that closing a socket with unread bytes causes may cut the response short (a known limit,
-  // as in gunicorn). Up to 64 KiB it is drained first, so the response arrives whole.
-  bodySize: client.input === 'stream' ? Math.min(client.bodySize, 64 * 1024) : client.bodySize
-}))
+})
 
 // ---------------------------------------------------------------------------------------------
 // The app a spec describes
@@ -527,7 +521,9 @@ function checkOutcome (spec: AppSpec, client: ClientSpec, expected: Outcome, got
       return 'the follow-up request on the kept-alive connection was not answered with pong'
     }
   }
-  if (expected.kind === 'complete' && !expected.closes && client.keepAlive && client.version === '1.1' && got.closedByServer) {
+  // A streamed upload over 64 KiB that the app never reads closes its connection (lingering) when it is still arriving at the answer.
+  const unreadUpload = client.input === 'stream' && client.method === 'POST' && client.bodySize > 64 * 1024
+  if (expected.kind === 'complete' && !expected.closes && !unreadUpload && client.keepAlive && client.version === '1.1' && got.closedByServer) {
     return 'a complete HTTP/1.1 keep-alive response closed the connection'
   }
   return null

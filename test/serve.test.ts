@@ -245,6 +245,9 @@ test('invalid options are refused with FST_WSGI_INVALID_OPTION, naming the value
   for (const name of ['serverSoftware', 'input', 'pathEncoding', 'dropUnderscoreHeaders', 'baseEnviron', 'multiprocess', 'validate', 'onSendHooks']) {
     await t.rejects(makeServer(describe, { port: 0, [name]: 42 }), { code: 'FST_WSGI_INVALID_OPTION', message: new RegExp(`"${name}"`) }, name)
   }
+  for (const name of ['lingeringTime', 'lingeringLimit']) {
+    await t.rejects(makeServer(describe, { port: 0, [name]: -1 }), { code: 'FST_WSGI_INVALID_OPTION', message: new RegExp(`"${name}"`) }, name)
+  }
 })
 
 test('a port in use rejects with EADDRINUSE', bounded, async (t) => {

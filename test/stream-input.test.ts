@@ -275,7 +275,7 @@ test('F2: a request without a body keeps its connection alive, even though the a
   t.match(response.text, /GET \/one[\s\S]*DELETE \/two[\s\S]*GET \/three$/, 'the three answered on one connection')
 })
 
-test('F2: a connection that closes after the response reads a small unread rest first: the response arrives whole', async (t) => {
+test('F2: a connection that closes after the response with a small rest unread lingers: the response arrives whole', async (t) => {
   const responseBody = 'r'.repeat(4 * 1024 * 1024)
   const { port } = await listenWithMount(t, {
     input: 'stream',
@@ -286,7 +286,7 @@ test('F2: a connection that closes after the response reads a small unread rest 
       return [responseBody.slice(0, 1024), responseBody.slice(1024)]
     }
   })
-  // Closing a socket with unread bytes resets it, and the reset discards what the kernel had not sent yet.
+  // Closing a socket with unread bytes resets it, and the reset discards what the kernel had not sent yet: it lingers instead.
   const upload = 'u'.repeat(64 * 1024 - 36)
   const cases = [['HTTP/1.1', '/', 'Connection: close\r\n'], ['HTTP/1.0', '/', ''], ['HTTP/1.0', '/unframed', 'Connection: keep-alive\r\n']]
   for (const [version, path, connection] of cases) {

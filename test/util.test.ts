@@ -1,16 +1,29 @@
-// Small pure helpers: request-target splitting, latin-1 unquoting, value descriptions.
+// Small pure helpers: request-target checks and splitting, latin-1 unquoting, value descriptions.
 import { test } from 'tap'
-import { splitTarget, unquoteLatin1 } from '../lib/environ.js'
+import { checkOtherTarget, splitTarget, unquoteLatin1 } from '../lib/environ.js'
 import { describeValue } from '../lib/response-checks.js'
 import { formatDateTime } from '../lib/index.js'
 
-test('splitTarget separates path, query and fragment, and drops an absolute-form authority', async (t) => {
+test('splitTarget separates path, query and fragment, from where the path starts', async (t) => {
   t.same(splitTarget('/a/b?x=1#frag'), { path: '/a/b', query: 'x=1', uri: '/a/b?x=1' })
   t.same(splitTarget('/a#frag?not-query'), { path: '/a', query: '', uri: '/a' })
-  t.same(splitTarget('http://host:8080/p/q?z'), { path: '/p/q', query: 'z', uri: '/p/q?z' })
-  t.same(splitTarget('http://host'), { path: '/', query: '', uri: '/' })
-  t.same(splitTarget('http://host?x=1'), { path: '/', query: 'x=1', uri: '/?x=1' })
+  t.same(splitTarget('http://host:8080/p/q?z', 16), { path: '/p/q', query: 'z', uri: '/p/q?z' })
+  t.same(splitTarget('http://host', 11), { path: '/', query: '', uri: '/' })
+  t.same(splitTarget('http://host?x=1', 11), { path: '/', query: 'x=1', uri: '/?x=1' })
   t.same(splitTarget('*'), { path: '*', query: '', uri: '*' })
+})
+
+test('checkOtherTarget: * for OPTIONS only, and an absolute form\'s authority that parses', async (t) => {
+  t.same(checkOtherTarget('*', 'OPTIONS'), { authority: '', target: { path: '', query: '', uri: '*' } }, 'no path: PATH_INFO is empty')
+  t.throws(() => checkOtherTarget('*', 'GET'), { code: 'FST_WSGI_BAD_REQUEST', statusCode: 400, message: 'Bad request: the request target * is for OPTIONS only, not GET' })
+  t.same(checkOtherTarget('http://host:8080/p/q?z#f', 'GET'), { authority: 'host:8080', target: { path: '/p/q', query: 'z', uri: '/p/q?z' } })
+  t.same(checkOtherTarget('HTTPS://[::1]:8443', 'GET'), { authority: '[::1]:8443', target: { path: '/', query: '', uri: '/' } })
+  t.same(checkOtherTarget('http://h:?q', 'GET').authority, 'h:', 'an empty port is allowed (RFC 3986 §3.2.3)')
+  t.same(checkOtherTarget("http://a%41.b-c~_!$&'()*+,;=d#f", 'GET').authority, "a%41.b-c~_!$&'()*+,;=d", 'every reg-name character')
+  t.same(checkOtherTarget('x-y+z.1://h/p', 'PUT').authority, 'h', 'any scheme that parses')
+  for (const bad of ['s://]ufd/:', 'http://user@host/p', 'http:///p', 'http://h:8x/p', 'http://[zz]/p', 'http://ho st/p', '1http://h/p', '://h/p', 'h/p']) {
+    t.throws(() => checkOtherTarget(bad, 'GET'), { code: 'FST_WSGI_BAD_REQUEST', message: `Bad request: the request target ${JSON.stringify(bad)} is neither a path nor an absolute URI with a valid authority` }, bad)
+  }
 })
 
 test('unquoteLatin1 maps each escaped byte to one character and keeps invalid escapes', async (t) => {

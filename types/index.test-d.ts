@@ -161,6 +161,13 @@ app.register(fastifyWsgi, { app: hello, signal: true })
 expectError(app.register(fastifyWsgi, { app: hello, signal: 'yes' }))
 app.get('/cancellable', async (_request, reply) => { await reply.wsgi(hello, { signal: true }) })
 
+// lingeringTime and lingeringLimit: numbers, at registration, per reply.wsgi call and for makeServer
+app.register(fastifyWsgi, { app: hello, lingeringTime: 5000, lingeringLimit: 16 * 1024 * 1024 })
+expectError(app.register(fastifyWsgi, { app: hello, lingeringTime: '2s' }))
+expectError(app.register(fastifyWsgi, { app: hello, lingeringLimit: true }))
+app.get('/patient', async (_request, reply) => { await reply.wsgi(hello, { lingeringTime: 0 }) })
+expectAssignable<MakeServerOptions>({ lingeringTime: 1000, lingeringLimit: 0 })
+
 // makeServer: an app at /, where to listen, the plugin's options and Fastify's; a listening instance back
 async function serveTypes (): Promise<void> {
   const server = await makeServer(hello)
