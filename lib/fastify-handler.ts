@@ -14,6 +14,7 @@ import { ErrorStream } from './error-stream.js'
 import { responseGone } from './extensions.js'
 import { trackResponse, type ServerLifecycle } from './lifecycle.js'
 import { closesBeforeBodyEnd, type LingeringSettings } from './lingering-close.js'
+import { CLOSING, connectionOrder, doneWaiting, waitForApp } from './connection-order.js'
 
 /** Per-mount (or per reply.wsgi call) settings, resolved from the plugin options. */
 export interface HandlerSettings extends EnvironSettings, LingeringSettings {
@@ -411,20 +412,12 @@ export function runWsgi (request: FastifyRequest, reply: FastifyReply, app: Wsgi
   return trackResponse(settings.lifecycle, openAndRun(request, reply, app, settings))
 }
 
-/**
- * Set on an HTTP/1 connection while the app of a request on it waits (for
- * its body, or for the request before it): resolves once that app started.
- * Fastify starts a pipelined request as soon as it is parsed, but side
- * effects must keep request order (RFC 9112 §9.3.2): the next app waits.
- */
-const kAppStarted = Symbol('fastify-wsgi.appStarted')
-type OrderedSocket = Socket & { [kAppStarted]?: Promise<void> | undefined }
-
 function openAndRun (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings): void | Promise<void> {
   const raw = request.raw
   // HTTP/2 streams are independent of each other; only an HTTP/1 connection orders its requests.
-  const socket = raw.httpVersionMajor === 1 ? raw.socket as OrderedSocket : null
-  const earlier = socket?.[kAppStarted]
+  const socket = raw.httpVersionMajor === 1 ? raw.socket : null
+  const earlier = socket === null ? undefined : connectionOrder(socket)
+  if (earlier === CLOSING) return skipRequest(request, reply)
   let input: AnyWsgiInput | Promise<AnyWsgiInput>
   try {
     input = openInput(request, settings)
@@ -439,11 +432,11 @@ function openAndRun (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<
 /** Runs the app once its body is read and the app of the request before it on the connection started. */
 async function runInOrder (
   request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings,
-  input: AnyWsgiInput | Promise<AnyWsgiInput>, socket: OrderedSocket | null, earlier: Promise<void> | undefined
+  input: AnyWsgiInput | Promise<AnyWsgiInput>, socket: Socket | null, earlier: Promise<void> | undefined
 ): Promise<void> {
   let started = noop
   const appStarted = new Promise<void>((resolve) => { started = resolve })
-  if (socket !== null) socket[kAppStarted] = appStarted
+  if (socket !== null) waitForApp(socket, appStarted)
   let opened: AnyWsgiInput
   try {
     await earlier
@@ -452,11 +445,23 @@ async function runInOrder (
     refuseRequest(request, reply, err, settings)
     return responseEnd(reply)
   } finally {
-    if (socket !== null && socket[kAppStarted] === appStarted) socket[kAppStarted] = undefined
+    if (socket !== null) doneWaiting(socket, appStarted)
     // The next app starts after this one did (or was refused): its continuation runs after this call.
     started()
   }
+  // An answer before this one closes the connection: this request came too late to run.
+  if (socket !== null && connectionOrder(socket) === CLOSING) return skipRequest(request, reply)
   return startHandler(request, reply, app, settings, opened)
+}
+
+/**
+ * A request received behind an answer that closes the connection: it is not
+ * processed (RFC 9112 §9.6), and nothing is sent for it, as the connection
+ * closes after the answer before it.
+ */
+function skipRequest (request: FastifyRequest, reply: FastifyReply): void {
+  request.log.debug('The request was not run: an answer before it on this connection closes the connection')
+  reply.hijack()
 }
 
 function startHandler (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings, input: AnyWsgiInput): void | Promise<void> {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { Socket } from 'node:net'
+import { markClosing } from './connection-order.js'
 
 /** How long and how much a lingering close reads before it closes (plugin options). */
 export interface LingeringSettings {
@@ -24,7 +25,8 @@ const closeAtOnce = Socket.prototype.destroySoon
  * the body (DRAIN_LIMIT) is left, or an unknown rest. `received` is what was
  * read of the body so far. Whenever the connection closes after such an
  * answer, for this reason or another (`Connection: close`, HTTP/1.0), the
- * close lingers.
+ * close lingers; when it closes for this reason, no later request received
+ * on it runs.
  */
 export function closesBeforeBodyEnd (req: IncomingMessage, received: number, settings: LingeringSettings): boolean {
   if (req.complete || req.httpVersionMajor !== 1) return false
@@ -32,7 +34,9 @@ export function closesBeforeBodyEnd (req: IncomingMessage, received: number, set
   // Without a body (GET...) nothing is left on the wire; a request runs before Node marks it complete.
   if (declared === undefined && req.headers['transfer-encoding'] === undefined) return false
   lingerOnClose(req.socket, settings)
-  return !(Number(declared) - received <= DRAIN_LIMIT)
+  if (Number(declared) - received <= DRAIN_LIMIT) return false
+  markClosing(req.socket)
+  return true
 }
 
 /**

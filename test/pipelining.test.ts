@@ -37,16 +37,27 @@ test('three pipelined requests, two of them waiting for their bodies, run in req
   t.match(text, /\/1:one[\s\S]*\/2:two[\s\S]*\/3:$/)
 })
 
-test('a request refused while it waits its turn lets the next one run', bounded, async (t) => {
+test('a request refused while it waits its turn closes the connection: no request after it runs', bounded, async (t) => {
   const calls: string[] = []
   const { port } = await listenWithMount(t, { bodyLimit: 4, app: recorder(calls) })
   const { text } = await rawExchange(port,
     'POST /1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n0\r\n\r\n' +
     'POST /2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nlarge\r\n0\r\n\r\n' +
     'GET /3 HTTP/1.1\r\nHost: x\r\n\r\n')
-  t.same(calls, ['POST /1', 'GET /3'], 'the refused request never ran, and the next one did once it was refused')
+  t.same(calls, ['POST /1'], 'neither the refused request nor the one after it ran (RFC 9112 §9.6)')
   // The 413 came while the chunked body was still being parsed: the connection closes after it, so /3's answer never goes out.
   t.match(text, /\/1:one[\s\S]*HTTP\/1\.1 413 [\s\S]*connection: close[\s\S]*FST_WSGI_BODY_TOO_LARGE[^]*$/)
+})
+
+test('a request pipelined behind a 413 for a declared body too large to drain never runs', bounded, async (t) => {
+  const calls: string[] = []
+  const { port } = await listenWithMount(t, { bodyLimit: 4, app: recorder(calls) })
+  const { text, closedByServer } = await rawExchange(port,
+    `POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n${'x'.repeat(70000)}GET /after HTTP/1.1\r\nHost: x\r\n\r\n`)
+  t.same(calls, [], 'the GET after the refused upload is not processed (RFC 9112 §9.6)')
+  t.match(text, /^HTTP\/1\.1 413 [\s\S]*connection: close[\s\S]*FST_WSGI_BODY_TOO_LARGE[^]*$/)
+  t.notMatch(text, /HTTP\/1\.1 200/, 'and nothing is answered for it')
+  t.ok(closedByServer)
 })
 
 test('a streaming app pipelined behind a buffered one waiting for its body starts after it', bounded, async (t) => {
