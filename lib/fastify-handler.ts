@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
+import type { Http2ServerRequest } from 'node:http2'
 import type { Socket } from 'node:net'
 import { PassThrough, Readable } from 'node:stream'
 import type { AnyWsgiInput, Chunk, WsgiApp } from '../types/protocol.js'
@@ -61,11 +62,14 @@ function isReadable (value: unknown): value is Readable {
 function requestBody (request: FastifyRequest): Readable | Buffer | string {
   const body: unknown = request.body
   if (body !== undefined && (isReadable(body) || Buffer.isBuffer(body))) return body
-  const headers = request.raw.headers
+  const raw = request.raw
+  const headers = raw.headers
+  // HTTP/2 frames a body without either header: a request has none when its HEADERS frame ended the stream.
   const declared = headers['transfer-encoding'] !== undefined ||
-    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+    (headers['content-length'] !== undefined && headers['content-length'] !== '0') ||
+    (raw.httpVersionMajor === 2 && !(raw as unknown as Http2ServerRequest).stream.endAfterHeaders)
   if (!declared) return EMPTY_BODY
-  if (body === undefined && !request.raw.readableEnded) return request.raw
+  if (body === undefined && !raw.readableEnded) return raw
   return `the route's content-type parser already parsed the body (${headers['content-type']}), so its raw bytes are gone; ` +
     'mount the app with fastifyWsgi\'s "app" option, or give the route a parser that keeps the body as a Buffer'
 }

@@ -45,6 +45,37 @@ for (const onSendHooks of [false, true]) {
   })
 }
 
+test('h2c: streams of one session are not ordered: a POST whose body is complete runs before an earlier one still sending', async (t) => {
+  const calls: string[] = []
+  const app: WsgiApp = (environ, startResponse) => {
+    calls.push(environ.PATH_INFO)
+    startResponse('200 OK', [['Content-Type', 'text/plain']])
+    return [`${environ.PATH_INFO}:${String(environ['wsgi.input'].read())}`]
+  }
+  const { origin } = await listenWithMount(t, { app }, { http2: true })
+  const client = http2.connect(origin)
+  t.teardown(() => client.close())
+  const post = (path: string): { stream: http2.ClientHttp2Stream, body: Promise<string> } => {
+    // Neither Content-Type nor Content-Length: HTTP/2 frames the body itself, and Fastify takes such a request for bodiless.
+    const stream = client.request({ ':method': 'POST', ':path': path })
+    const body = new Promise<string>((resolve) => {
+      let text = ''
+      stream.on('data', (chunk) => { text += String(chunk) })
+      stream.on('end', () => resolve(text))
+    })
+    return { stream, body }
+  }
+  const slow = post('/slow')
+  slow.stream.write('part one, ')
+  const quick = post('/quick')
+  quick.stream.end('all at once')
+  t.equal(await quick.body, '/quick:all at once')
+  t.same(calls, ['/quick'], 'the later stream did not wait for the earlier one')
+  slow.stream.end('part two')
+  t.equal(await slow.body, '/slow:part one, part two')
+  t.same(calls, ['/quick', '/slow'])
+})
+
 test('h2c: repeated headers in any case, a hook\'s header and a header named __proto__ all arrive', async (t) => {
   const { fastify } = createServer(t, { http2: true })
   fastify.addHook('onRequest', async (request, reply) => { if (request.url === '/hooked') reply.header('x-hook', 'from-hook') })
