@@ -65,9 +65,10 @@ function requestBody (request: FastifyRequest): Readable | Buffer | string {
   const raw = request.raw
   const headers = raw.headers
   // HTTP/2 frames a body without either header: a request has none when its HEADERS frame ended the stream.
+  // (An HTTP/1 request line may claim 2.0 too; it has no stream, and is refused later.)
   const declared = headers['transfer-encoding'] !== undefined ||
     (headers['content-length'] !== undefined && headers['content-length'] !== '0') ||
-    (raw.httpVersionMajor === 2 && !(raw as unknown as Http2ServerRequest).stream.endAfterHeaders)
+    (raw.httpVersionMajor === 2 && (raw as { stream?: Http2ServerRequest['stream'] }).stream?.endAfterHeaders === false)
   if (!declared) return EMPTY_BODY
   if (body === undefined && !raw.readableEnded) return raw
   return `the route's content-type parser already parsed the body (${headers['content-type']}), so its raw bytes are gone; ` +
