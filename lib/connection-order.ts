@@ -5,6 +5,8 @@ import type { Socket } from 'node:net'
 // request order), or CLOSING once an answer on it said the connection closes — no later request
 // received on it may be processed (RFC 9112 §9.6). Fastify starts a pipelined request as soon as
 // it is parsed, so the order is kept here. HTTP/2 streams are independent: no state there.
+// CLOSING is only set while the answering request's body is still arriving, so no later request
+// is parsed, let alone waiting, by then: each is turned away as it comes.
 const kOrder = Symbol('fastify-wsgi.connectionOrder')
 export const CLOSING = 'closing'
 

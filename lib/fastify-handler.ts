@@ -454,8 +454,6 @@ async function runInOrder (
     // The next app starts after this one did (or was refused): its continuation runs after this call.
     started()
   }
-  // An answer before this one closes the connection: this request came too late to run.
-  if (socket !== null && connectionOrder(socket) === CLOSING) return skipRequest(request, reply)
   return startHandler(request, reply, app, settings, opened)
 }
 
