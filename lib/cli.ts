@@ -9,7 +9,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { describeValue } from './response-checks.js'
-import { checkFastifyVersion, serveApp, type WsgiServer } from './serve.js'
+import { checkFastifyVersion, MAX_TIMEOUT, serveApp, type WsgiServer } from './serve.js'
 
 const USAGE = `Usage: fastify-wsgi [options] path/to/module.(js|mjs|cjs|ts)[:export]
 
@@ -105,8 +105,8 @@ function integer (flag: string, value: string, min: number, max: number): number
   return number
 }
 
-/** Node's timers (and so socket timeouts) take at most 2^31 - 1 ms; a longer one would fire at once. */
-const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000)
+/** Node's timers (and so socket timeouts) take at most MAX_TIMEOUT ms, in whole seconds here. */
+const MAX_SECONDS = Math.floor(MAX_TIMEOUT / 1000)
 
 /** A number of seconds (`30`, `0.5`) in milliseconds, at least `min` ms. */
 function milliseconds (flag: string, value: string, min: number): number {

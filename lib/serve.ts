@@ -38,8 +38,8 @@ export type WsgiServer = FastifyInstance<RawServerBase>
 
 const DEFAULT_PORT = 8000
 const DEFAULT_GRACEFUL_TIMEOUT = 30_000
-/** Node's longest timer; a longer one fires at once. */
-const MAX_TIMEOUT = 2 ** 31 - 1
+/** Node's longest timer, in ms; a longer one fires at once. */
+export const MAX_TIMEOUT = 2 ** 31 - 1
 
 /**
  * wsgiref's `make_server(host, port, app).serve_forever()` on Fastify: a
