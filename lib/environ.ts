@@ -3,6 +3,7 @@ import type { AnyWsgiInput, Environ, FileWrapperFactory, WsgiErrors } from '../t
 import { clientSignal, earlyHints } from './extensions.js'
 import { FST_WSGI_BAD_REQUEST, FST_WSGI_INVALID_OPTION } from './errors.js'
 import { WSGI_VERSION } from './util.js'
+import { addRequestHeaders } from './request-headers.js'
 
 /** What the environ builder needs from the plugin options, resolved once at registration. */
 export interface EnvironSettings {
@@ -121,84 +122,6 @@ function latin1ToUtf8 (text: string): string {
   return text
 }
 
-// Header names arrive in a handful of spellings; remember each one's environ key. Names with
-// `_` have their own cache, so the common lookup needs no scan of the name.
-const environKeys = new Map<string, string | null>()
-const underscoreKeys = new Map<string, string>()
-const ENVIRON_KEY_CACHE_LIMIT = 1000
-
-/** `HTTP_*` key of a request header name, or null when the header is dropped or is not an HTTP_ key. */
-function environKey (name: string, dropUnderscore: boolean): string | null {
-  const key = environKeys.get(name)
-  if (key !== undefined) return key
-  const underscoreKey = underscoreKeys.get(name)
-  if (underscoreKey !== undefined) return dropUnderscore ? null : underscoreKey
-  return newEnvironKey(name, dropUnderscore)
-}
-
-/** Works out (and caches) the key of a name not seen before. */
-function newEnvironKey (name: string, dropUnderscore: boolean): string | null {
-  const lower = name.toLowerCase()
-  // HTTP/2 pseudo-headers (:path, :authority...) are already in the CGI keys.
-  const key = lower === 'content-type' || lower === 'content-length' || lower.charCodeAt(0) === 0x3a
-    ? null
-    : 'HTTP_' + lower.toUpperCase().replaceAll('-', '_')
-  if (key !== null && name.includes('_')) {
-    if (underscoreKeys.size < ENVIRON_KEY_CACHE_LIMIT) underscoreKeys.set(name, key)
-    // B5: a name with `_` would collide with its `-` twin after the mapping (header spoofing).
-    return dropUnderscore ? null : key
-  }
-  if (environKeys.size < ENVIRON_KEY_CACHE_LIMIT) environKeys.set(name, key)
-  return key
-}
-
-/**
- * With at most this many headers, a repeat is found among the keys seen so
- * far (the cached, so identical, strings), which spares a lookup on the
- * environ per header; a longer list looks each key up in the environ instead.
- */
-const SCAN_LIMIT = 16
-/** The keys seen so far by addHeaders, which runs to its end synchronously: one list serves every call. */
-const seenKeys: string[] = []
-
-/**
- * Copies the request headers into the environ (checklist B4, B5): repeats are
- * joined with `,` (cookies with `; `), Content-Type and Content-Length go to
- * their CGI keys. Duplicate Host or Content-Type headers make the request
- * ambiguous and are refused (RFC 9112 §3.2).
- */
-function addHeaders (environ: Record<string, unknown>, rawHeaders: string[], dropUnderscore: boolean): void {
-  const scan = rawHeaders.length <= SCAN_LIMIT * 2
-  let seen = 0
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]
-    const value = rawHeaders[i + 1]
-    const key = environKey(name, dropUnderscore)
-    if (key === null) {
-      if (name.length === 12 && name.toLowerCase() === 'content-type') {
-        if (environ.CONTENT_TYPE !== undefined) throw new FST_WSGI_BAD_REQUEST('more than one Content-Type header')
-        environ.CONTENT_TYPE = value
-      } else if (name.length === 14 && name.toLowerCase() === 'content-length') {
-        environ.CONTENT_LENGTH = value
-      }
-      continue
-    }
-    let repeated = !scan
-    if (scan) {
-      for (let j = 0; j < seen && !repeated; j++) repeated = seenKeys[j] === key
-      seenKeys[seen++] = key
-    }
-    const previous = repeated ? environ[key] as string | undefined : undefined
-    if (previous === undefined) {
-      environ[key] = value
-    } else if (key === 'HTTP_HOST') {
-      throw new FST_WSGI_BAD_REQUEST('more than one Host header')
-    } else {
-      environ[key] = previous + (key === 'HTTP_COOKIE' ? '; ' : ',') + value
-    }
-  }
-}
-
 /**
  * The part of the decoded path below SCRIPT_NAME. The router already matched
  * the prefix (case-insensitively, if so configured); a reply.wsgi scriptName
@@ -240,6 +163,51 @@ function serverProtocol (raw: FastifyRequest['raw']): string {
   if (version === '2.0' && (raw as { stream?: unknown }).stream !== undefined) return 'HTTP/2.0'
   throw new FST_WSGI_BAD_REQUEST(`the request line says HTTP/${version}, but the connection speaks HTTP/1.x`)
 }
+
+type EnvironObject = Environ<AnyWsgiInput> & Record<string, unknown>
+
+/**
+ * Makes an environ with its fixed keys. A constructor, not an object literal:
+ * V8 gives objects a constructor makes spare in-object room (kept, once it has
+ * seen a few, for the header keys they got next), where a literal has room
+ * for its own keys only, and each header key after them would grow a store
+ * of its own. Its prototype is Object.prototype: the environ stays a plain object.
+ */
+const EnvironRecord = function (
+  this: EnvironObject, request: FastifyRequest, reply: FastifyReply, settings: EnvironSettings, input: AnyWsgiInput,
+  errors: WsgiErrors, scheme: 'http' | 'https', scriptName: string, pathInfo: string, target: RequestTarget, serverName: string, serverPort: string
+) {
+  const raw = request.raw
+  this.REQUEST_METHOD = raw.method as string
+  this.SCRIPT_NAME = scriptName
+  this.PATH_INFO = pathInfo
+  this.QUERY_STRING = target.query
+  this.SERVER_NAME = serverName
+  this.SERVER_PORT = serverPort
+  this.SERVER_PROTOCOL = serverProtocol(raw)
+  this.SERVER_SOFTWARE = settings.serverSoftware
+  this.GATEWAY_INTERFACE = 'CGI/1.1'
+  this.REMOTE_ADDR = request.ip ?? ''
+  this.REMOTE_PORT = String(raw.socket.remotePort ?? '')
+  this.REQUEST_URI = target.uri
+  this['wsgi.version'] = WSGI_VERSION
+  this['wsgi.url_scheme'] = scheme
+  this['wsgi.input'] = input
+  this['wsgi.errors'] = errors
+  this['wsgi.multithread'] = false
+  this['wsgi.multiprocess'] = settings.multiprocess
+  this['wsgi.run_once'] = false
+  this['wsgi.input_terminated'] = true
+  this['wsgi.file_wrapper'] = settings.fileWrapper
+  this['fastify.request'] = request
+  this['fastify.reply'] = reply
+  // One function for every environ: called as environ['fastify.earlyHints'](...), it finds the reply there.
+  this['fastify.earlyHints'] = earlyHints
+} as unknown as new (
+  request: FastifyRequest, reply: FastifyReply, settings: EnvironSettings, input: AnyWsgiInput,
+  errors: WsgiErrors, scheme: 'http' | 'https', scriptName: string, pathInfo: string, target: RequestTarget, serverName: string, serverPort: string
+) => EnvironObject
+EnvironRecord.prototype = Object.prototype
 
 /** The last Host header split into SERVER_NAME and SERVER_PORT. */
 let lastHost = { host: '', scheme: '', serverName: '', serverPort: '' }
@@ -291,36 +259,9 @@ export function buildEnviron (
     lastHost = { host, scheme, serverName, serverPort }
   }
 
-  // Built as a record: request headers and baseEnviron add keys the Environ type cannot name.
-  const environ: Environ<AnyWsgiInput> & Record<string, unknown> = {
-    REQUEST_METHOD: raw.method as string,
-    SCRIPT_NAME: scriptName,
-    PATH_INFO: pathInfo(path, scriptName),
-    QUERY_STRING: target.query,
-    SERVER_NAME: serverName,
-    SERVER_PORT: serverPort,
-    SERVER_PROTOCOL: serverProtocol(raw),
-    SERVER_SOFTWARE: settings.serverSoftware,
-    GATEWAY_INTERFACE: 'CGI/1.1',
-    REMOTE_ADDR: request.ip ?? '',
-    REMOTE_PORT: String(socket.remotePort ?? ''),
-    REQUEST_URI: target.uri,
-    'wsgi.version': WSGI_VERSION,
-    'wsgi.url_scheme': scheme,
-    'wsgi.input': input,
-    'wsgi.errors': errors,
-    'wsgi.multithread': false,
-    'wsgi.multiprocess': settings.multiprocess,
-    'wsgi.run_once': false,
-    'wsgi.input_terminated': true,
-    'wsgi.file_wrapper': settings.fileWrapper,
-    'fastify.request': request,
-    'fastify.reply': reply,
-    // One function for every environ: called as environ['fastify.earlyHints'](...), it finds the reply there.
-    'fastify.earlyHints': earlyHints
-  }
+  const environ = new EnvironRecord(request, reply, settings, input, errors, scheme, scriptName, pathInfo(path, scriptName), target, serverName, serverPort)
   if (settings.signal) Object.defineProperty(environ, 'fastify.signal', SIGNAL_PROPERTY)
-  addHeaders(environ, raw.rawHeaders, settings.dropUnderscoreHeaders)
+  addRequestHeaders(environ, raw.rawHeaders, settings.dropUnderscoreHeaders)
   // HTTP/2 carries the host in :authority; apps find it where HTTP/1 puts it.
   if (environ.HTTP_HOST === undefined && raw.headers[':authority'] !== undefined) environ.HTTP_HOST = raw.headers[':authority'] as string
   if (other !== null && other.authority !== '') environ.HTTP_HOST = other.authority
