@@ -300,7 +300,7 @@ class FastifySendHandler extends FastifyHandler {
     if (this.http1) this.res.statusMessage = reason
     // The body's framing is the app's and Fastify's, never a hook's. (Only a Transfer-Encoding
     // that is there is removed: Node stops chunking a response whose Transfer-Encoding was removed.)
-    reply.removeHeader('content-length')
+    if (reply.hasHeader('content-length')) reply.removeHeader('content-length')
     if (reply.hasHeader('transfer-encoding')) reply.removeHeader('transfer-encoding')
     const list = this.staged = groupRepeatedNames(headers)
     for (let i = 0; i < list.length; i += 2) {
@@ -388,6 +388,9 @@ class FastifySendHandler extends FastifyHandler {
     body.destroy(new Error('The WSGI response was aborted after it started'))
   }
 }
+
+// reply.send frames the body: Fastify works out its Content-Length, after the onSend hooks that may change it.
+FastifySendHandler.prototype.addLength = false
 
 /**
  * Closes the connection after this response: with `Connection: close` while

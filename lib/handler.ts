@@ -102,6 +102,12 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
    * add one unless the app did (Node's ServerResponse does, from a cached value).
    */
   declare addDate: boolean
+  /**
+   * Whether the handler adds the Content-Length it worked out for a one-chunk
+   * or empty body; false for a transport that frames the body itself, which
+   * still gets it for HEAD, where no body shows the length.
+   */
+  declare addLength: boolean
   declare errorStatus: string
   declare errorHeaders: readonly ResponseHeader[]
   declare errorBody: string
@@ -405,7 +411,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     const addDate = this.originServer && this.addDate && !this.hasDate
     const addServer = this.originServer && serverSoftware !== false && !this.hasServer
     // 204 may not carry Content-Length, and a 304's describes the resource, not this empty body.
-    const addLength = this.computedLength !== -1 && (this.headRequest || !this.discardBody)
+    const addLength = this.computedLength !== -1 && (this.headRequest || (!this.discardBody && this.addLength))
     // The flat list for the transport, allocated at its final size.
     const headers = new Array<string>(2 * appHeaders.length + (addDate ? 2 : 0) + (addServer ? 2 : 0) + (addLength ? 2 : 0))
     let end = 0
@@ -487,6 +493,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
 BaseHandler.prototype.originServer = true
 BaseHandler.prototype.serverSoftware = false
 BaseHandler.prototype.addDate = true
+BaseHandler.prototype.addLength = true
 BaseHandler.prototype.errorStatus = '500 Internal Server Error'
 BaseHandler.prototype.errorHeaders = ERROR_HEADERS
 BaseHandler.prototype.errorBody = 'A server error occurred.  Please contact the administrator.'

@@ -124,6 +124,15 @@ function storeSource (names: string[], dropUnderscore: boolean): string {
 interface SequenceNode {
   next: Map<string, SequenceNode>
   store: StoreHeaders | null
+  /** The sequence ending here, once its store is compiled. */
+  names: string[] | null
+}
+
+/** The sequences seen for one value of dropUnderscoreHeaders (which decides which names have keys). */
+interface SequenceTree {
+  root: SequenceNode
+  /** The last sequence found: clients send theirs again and again, and comparing names beats walking the tree. */
+  last: SequenceNode | null
 }
 
 // Bounds on what clients can make us keep: a client that sends ever new names gets the generic copy.
@@ -133,17 +142,21 @@ let nodeCount = 0
 let storeCount = 0
 /** False once code generation failed (--disallow-code-generation-from-strings): every request takes the generic copy. */
 let canCompile = true
-/** One tree per value of dropUnderscoreHeaders: it decides which names have keys. */
-const trees = [newNode(), newNode()]
+const trees: SequenceTree[] = [{ root: newNode(), last: null }, { root: newNode(), last: null }]
 
 function newNode (): SequenceNode {
-  return { next: new Map(), store: null }
+  return { next: new Map(), store: null, names: null }
+}
+
+/** Whether a request's header names are this sequence. */
+function sameNames (names: string[], rawHeaders: string[]): boolean {
+  if (rawHeaders.length !== 2 * names.length) return false
+  for (let i = 0; i < names.length; i++) if (names[i] !== rawHeaders[2 * i]) return false
+  return true
 }
 
 /** Compiles the store of a sequence, or returns null where code cannot be generated. */
-function compileStore (rawHeaders: string[], dropUnderscore: boolean): StoreHeaders | null {
-  const names: string[] = []
-  for (let i = 0; i < rawHeaders.length; i += 2) names.push(rawHeaders[i])
+function compileStore (names: string[], dropUnderscore: boolean): StoreHeaders | null {
   try {
     // eslint-disable-next-line no-new-func -- the keys are JSON literals (storeSource)
     const make = new Function('BadRequest', `return function storeHeaders (environ, rawHeaders) {\n${storeSource(names, dropUnderscore)}\n}`)
@@ -157,7 +170,10 @@ function compileStore (rawHeaders: string[], dropUnderscore: boolean): StoreHead
 /** The compiled store of this sequence of names, compiling it on first sight; null past the bounds. */
 function storeFor (rawHeaders: string[], dropUnderscore: boolean): StoreHeaders | null {
   if (!canCompile) return null
-  let node = trees[dropUnderscore ? 1 : 0]
+  const tree = trees[dropUnderscore ? 1 : 0]
+  const last = tree.last
+  if (last !== null && sameNames(last.names as string[], rawHeaders)) return last.store
+  let node = tree.root
   for (let i = 0; i < rawHeaders.length; i += 2) {
     let next = node.next.get(rawHeaders[i])
     if (next === undefined) {
@@ -168,10 +184,14 @@ function storeFor (rawHeaders: string[], dropUnderscore: boolean): StoreHeaders 
     }
     node = next
   }
-  if (node.store === null && storeCount < STORE_LIMIT) {
+  if (node.names === null) {
+    if (storeCount >= STORE_LIMIT) return null
     storeCount++
-    node.store = compileStore(rawHeaders, dropUnderscore)
+    node.names = []
+    for (let i = 0; i < rawHeaders.length; i += 2) node.names.push(rawHeaders[i])
+    node.store = compileStore(node.names, dropUnderscore)
   }
+  tree.last = node
   return node.store
 }
 

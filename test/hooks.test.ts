@@ -171,3 +171,18 @@ test('hooks in the scope that registers a mount apply to that mount only', async
   t.equal(open.headers['x-admin-scope'], undefined)
   t.equal(open.body, 'body')
 })
+
+test('a hook header set and removed again in a hook leaves no header, and the response is right', async (t) => {
+  const { fastify } = createServer(t)
+  fastify.addHook('onRequest', async (_request, reply) => {
+    reply.raw.setHeader('x-gone', 'a')
+    reply.raw.removeHeader('x-gone')
+    reply.header('x-gone-too', 'b')
+    reply.removeHeader('x-gone-too')
+  })
+  await fastify.register(fastifyWsgi, { app })
+  const response = await fastify.inject('/x')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-gone'], undefined)
+  t.equal(response.headers['x-gone-too'], undefined)
+})
