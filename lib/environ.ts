@@ -67,22 +67,23 @@ export function checkOtherTarget (url: string, method: string): OtherTarget {
   throw new FST_WSGI_BAD_REQUEST(`the request target ${JSON.stringify(url)} is neither a path nor an absolute URI with a valid authority`)
 }
 
+/** One target for every call: buildEnviron reads it at once, and a request would otherwise make one more object to collect. */
+const splitResult: RequestTarget = { path: '', query: '', uri: '' }
+
 /**
  * Splits a raw request target from `start`, where its path begins (past an
  * absolute form's authority). Node leaves a `#fragment` in `req.url`: it never
- * reaches PATH_INFO.
+ * reaches PATH_INFO. The result is only valid until the next call.
  */
-export function splitTarget (url: string, start = 0): RequestTarget {
+export function splitTarget (url: string, start = 0): Readonly<RequestTarget> {
   let end = url.indexOf('#', start)
   if (end === -1) end = url.length
   const question = url.indexOf('?', start)
   const pathEnd = question === -1 || question > end ? end : question
-  const path = start === pathEnd ? '/' : url.slice(start, pathEnd)
-  return {
-    path,
-    query: pathEnd === end ? '' : url.slice(pathEnd + 1, end),
-    uri: start === pathEnd ? '/' + url.slice(pathEnd, end) : url.slice(start, end)
-  }
+  splitResult.path = start === pathEnd ? '/' : url.slice(start, pathEnd)
+  splitResult.query = pathEnd === end ? '' : url.slice(pathEnd + 1, end)
+  splitResult.uri = start === pathEnd ? '/' + url.slice(pathEnd, end) : url.slice(start, end)
+  return splitResult
 }
 
 function hexValue (code: number): number {

@@ -107,8 +107,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
   protected readonly streamInput: StreamInput | null
   /** HTTP/1.x: the connection is ours to keep or close; HTTP/2 multiplexes streams over a session. */
   protected readonly http1: boolean
-  protected readonly lifecycle: ServerLifecycle
-  protected readonly lingering: LingeringSettings
+  protected readonly settings: HandlerSettings
 
   constructor (request: FastifyRequest, reply: FastifyReply, settings: HandlerSettings, input: AnyWsgiInput) {
     const errors = new ErrorStream(request.log)
@@ -119,8 +118,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.errors = errors
     this.streamInput = settings.input === 'stream' && input instanceof StreamInput ? input : null
     this.http1 = request.raw.httpVersionMajor === 1
-    this.lifecycle = settings.lifecycle
-    this.lingering = settings
+    this.settings = settings
     this.serverSoftware = settings.serverSoftwareHeader
   }
 
@@ -142,7 +140,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 
   /** The connection closes after this response: an unread upload too big to drain, or a server closing. */
   protected mustCloseConnection (): boolean {
-    return this.mustCloseForUnreadBody() || (this.lifecycle.closing && this.http1)
+    return this.mustCloseForUnreadBody() || (this.settings.lifecycle.closing && this.http1)
   }
 
   /**
@@ -153,7 +151,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
    */
   protected mustCloseForUnreadBody (): boolean {
     const input = this.streamInput
-    return input !== null && closesBeforeBodyEnd(this.request.raw, input.bytesReceived, this.lingering)
+    return input !== null && closesBeforeBodyEnd(this.request.raw, input.bytesReceived, this.settings)
   }
 
   /** The file fast path (E2): the file is piped into the response by Node's streams. */
@@ -206,7 +204,7 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.errors.flush()
     // A server that is closing closes the connection once idle, or close() would wait for it to idle out.
     // (The request's socket: a response queued behind a pipelined one has none of its own yet.)
-    if (this.lifecycle.closing && this.http1) {
+    if (this.settings.lifecycle.closing && this.http1) {
       const connection = this.request.raw.socket
       this.res.once('finish', () => closeIfIdle(connection))
     }

@@ -139,7 +139,6 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
    * at its declared length): the transport closes the connection after it.
    */
   protected keepConnection = true
-  private writeCallable: WriteCallable | null = null
   private readonly headRequest: boolean
 
   constructor (environ: Environ<Input>) {
@@ -219,9 +218,9 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     this.discardBody = this.headRequest || statusCode === 204 || statusCode === 304
     this.hasDate = facts.hasDate
     this.hasServer = facts.hasServer
-    // The legacy write() cannot wait for drain: PEP 3333 lets it buffer.
-    this.writeCallable ??= this.legacyWrite.bind(this)
-    return this.writeCallable
+    // The legacy write() cannot wait for drain: PEP 3333 lets it buffer. (Made per call: a second
+    // call, with exc_info, is rare, and a field to keep one in would cost every request.)
+    return this.legacyWrite.bind(this)
   }
 
   /** The legacy write callable: it cannot report backpressure, so nothing waits for drain. */
