@@ -43,8 +43,13 @@ function describeChar (text: string, index: number): string {
     : `${name} (not allowed in HTTP header text)`
 }
 
+/** The last valid status line and its code: apps send the same few statuses, usually the same string. */
+let lastStatus = '200 OK'
+let lastCode = 200
+
 /** Returns the status code of a valid WSGI status line such as `'200 OK'`, or throws. */
 export function parseStatus (status: unknown): number {
+  if (status === lastStatus) return lastCode
   if (typeof status !== 'string') {
     throw new FST_WSGI_INVALID_STATUS(describeValue(status), 'status must be a string')
   }
@@ -67,6 +72,8 @@ export function parseStatus (status: unknown): number {
   if (bad !== -1) {
     throw new FST_WSGI_INVALID_STATUS(JSON.stringify(status), `contains ${describeChar(status, bad)}`)
   }
+  lastStatus = status
+  lastCode = code
   return code
 }
 
@@ -102,19 +109,36 @@ export function checkHeaders (headers: unknown): Readonly<HeaderFacts> {
     }
     const name: unknown = pair[0]
     const value: unknown = pair[1]
-    if (typeof name !== 'string' || typeof value !== 'string') {
-      throw new FST_WSGI_INVALID_HEADER(`${describeValue(pair)}: header names and values must be strings`)
-    }
-    if (!isToken(name)) {
-      throw new FST_WSGI_INVALID_HEADER(`name ${JSON.stringify(name)}: not an HTTP token`)
-    }
-    const bad = firstInvalidTextChar(value)
-    if (bad !== -1) {
-      throw new FST_WSGI_INVALID_HEADER(`"${name}" value ${JSON.stringify(value)}: contains ${describeChar(value, bad)}`)
-    }
-    noteHeader(facts, name, value)
+    if (i >= CHECKED_LIMIT || name !== checkedNames[i] || value !== checkedValues[i]) checkPair(pair, name, value, i)
+    noteHeader(facts, name as string, value as string)
   }
   return facts
+}
+
+// The pairs found valid last time, by position: an app sends much the same list every time, so an
+// equal name and value need no second look at their characters.
+// (Filled with a value no app can pass, so a position never seen matches nothing, undefined included.)
+const CHECKED_LIMIT = 32
+const UNCHECKED = Symbol('unchecked')
+const checkedNames: unknown[] = new Array(CHECKED_LIMIT).fill(UNCHECKED)
+const checkedValues: unknown[] = new Array(CHECKED_LIMIT).fill(UNCHECKED)
+
+/** Checks a header's name and value (C3, C4), and remembers them as valid at their position. */
+function checkPair (pair: unknown[], name: unknown, value: unknown, index: number): void {
+  if (typeof name !== 'string' || typeof value !== 'string') {
+    throw new FST_WSGI_INVALID_HEADER(`${describeValue(pair)}: header names and values must be strings`)
+  }
+  if (!isToken(name)) {
+    throw new FST_WSGI_INVALID_HEADER(`name ${JSON.stringify(name)}: not an HTTP token`)
+  }
+  const bad = firstInvalidTextChar(value)
+  if (bad !== -1) {
+    throw new FST_WSGI_INVALID_HEADER(`"${name}" value ${JSON.stringify(value)}: contains ${describeChar(value, bad)}`)
+  }
+  if (index < CHECKED_LIMIT) {
+    checkedNames[index] = name
+    checkedValues[index] = value
+  }
 }
 
 /**

@@ -77,3 +77,28 @@ test('groupRepeatedNames groups repeated header names, case-insensitively, and l
   t.same(groupRepeatedNames(['X-A', '1', 'X-B', '2', 'x-a', '3']), ['X-A', ['1', '3'], 'X-B', '2'])
   t.same(groupRepeatedNames(['Via', '1', 'Via', '2']), ['Via', ['1', '2']], 'the same spelling twice')
 })
+
+test('checkHeaders and parseStatus remember what they found valid, and nothing invalid gets through that memory', async (t) => {
+  // A fresh module: its memory of checked pairs is empty, and undefined must not read as checked.
+  const fresh = await t.mockImport<typeof import('../lib/response-checks.js')>('../lib/response-checks.js')
+  t.throws(() => fresh.checkHeaders([[undefined, undefined]]), /names and values must be strings/)
+  t.throws(() => fresh.parseStatus(''), /expected three digits/)
+  const valid: Array<[string, string]> = [['Content-Type', 'text/plain'], ['X-A', '1']]
+  t.equal(fresh.checkHeaders(valid).hasContentType, true)
+  t.equal(fresh.checkHeaders(valid).hasContentType, true, 'the same list again')
+  t.throws(() => fresh.checkHeaders([['Content-Type', 'text/plain'], ['X-A', 'bad\r\nvalue']]), /response splitting/, 'a changed value at a checked position is checked')
+  t.throws(() => fresh.checkHeaders([['Content-Type', 'text/plain'], ['X A', '1']]), /not an HTTP token/, 'a changed name too')
+  t.throws(() => fresh.checkHeaders([['Content-Type', 'text/plain'], [undefined, undefined]]), /names and values must be strings/)
+  // Past the positions remembered, every pair is checked every time.
+  const long: Array<[string, string]> = Array.from({ length: 40 }, (_, i) => [`X-${i}`, String(i)])
+  fresh.checkHeaders(long)
+  fresh.checkHeaders(long)
+  long[35] = ['X-35', 'a\nb']
+  t.throws(() => fresh.checkHeaders(long), /response splitting/)
+  long[35] = [undefined as unknown as string, undefined as unknown as string]
+  t.throws(() => fresh.checkHeaders(long), /names and values must be strings/)
+  t.equal(fresh.parseStatus('404 Not Found'), 404)
+  t.equal(fresh.parseStatus('404 Not Found'), 404, 'again, remembered')
+  t.throws(() => fresh.parseStatus('404 Not\nFound'), /response splitting/)
+  t.throws(() => fresh.parseStatus(404), /status must be a string/)
+})
