@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { ServerResponse } from 'node:http'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Http2ServerRequest } from 'node:http2'
 import type { Socket } from 'node:net'
 import { PassThrough, Readable } from 'node:stream'
@@ -135,7 +135,9 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     // Only a response that already holds headers needs repeated names grouped: keep the Set off the common path.
     const list = withHookHeaders ? groupRepeatedNames(headers) : headers
     if (this.mustCloseConnection()) list.push('Connection', 'close')
-    this.res.writeHead(statusCode, reason, list)
+    // Node's own phrase for the code is the usual one: given as such, Node need not check it again.
+    if (reason === STATUS_CODES[statusCode]) this.res.writeHead(statusCode, list)
+    else this.res.writeHead(statusCode, reason, list)
   }
 
   /** The connection closes after this response: an unread upload too big to drain, or a server closing. */
