@@ -3,9 +3,10 @@
 // thread of its own (so no contender's shapes reach another's inline caches), handed the same
 // fake request through fastify.routing(req, res), taking turns round by round. What it leaves
 // out (the parser, syscalls, the event loop) is the same for every contender, so the ratios show
-// what the contenders' own JavaScript costs, with a few percent of noise where load tests move by
-// 20. `--compare <path to another build's dist/lib/index.js>` adds that build's mount and
-// onSendHooks as contenders: an A/B of a change, run side by side.
+// what the contenders' own JavaScript costs, where load tests move by 20 %. Each worker's JIT
+// settles its own way, though, and one can stay 5-10 % off another for its life: `--compare <path
+// to another build's dist/lib/index.js>` adds that build's mount and onSendHooks as contenders, an
+// A/B of a change run side by side, to be repeated before a difference under 10 % is believed.
 // Run: npm run bench:overhead (after overhead.mjs), or node benchmarks/overhead-fastify.mjs
 import { IncomingMessage, ServerResponse } from 'node:http'
 import { parseArgs } from 'node:util'
