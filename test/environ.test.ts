@@ -221,6 +221,24 @@ test('B2: the wsgi.* keys have the PEP 3333 types and values', bounded, async (t
   t.equal(environ['wsgi.file_wrapper'], '[function]')
 })
 
+test('B2: the environ is a plain object, as a dict is: Object.prototype, own enumerable keys, copies keep every key', bounded, async (t) => {
+  let seen: Record<string, unknown> | undefined
+  const app: WsgiApp = (environ, startResponse) => {
+    seen = environ as unknown as Record<string, unknown>
+    startResponse('200 OK', [['Content-Type', 'text/plain']])
+    return ['ok']
+  }
+  const { origin } = await listenWithMount(t, { app, validate: false })
+  for (let i = 0; i < 10; i++) await (await request(`${origin}/x`, { headers: { 'x-one': '1', 'x-two': '2' } })).body.dump()
+  const environ = seen as Record<string, unknown>
+  t.equal(Object.getPrototypeOf(environ), Object.prototype)
+  t.equal(environ.constructor, Object)
+  t.same({ ...environ }, environ, 'a spread copy has every key')
+  t.same(Object.keys(environ).slice(0, 3), ['REQUEST_METHOD', 'SCRIPT_NAME', 'PATH_INFO'], 'the CGI keys come first, as set')
+  t.ok(Object.keys(environ).includes('HTTP_X_TWO'), 'request headers are own enumerable keys')
+  t.equal(environ.HTTP_X_ONE, '1')
+})
+
 test('B2: wsgi.input and wsgi.errors offer the file-like methods', bounded, async (t) => {
   let seen: Environ | undefined
   const { origin } = await listenWithMount(t, {
