@@ -19,6 +19,8 @@ type StoreHeaders = (environ: Environ, rawHeaders: string[]) => void
 const environKeys = new Map<string, string | null>()
 const underscoreKeys = new Map<string, string>()
 const ENVIRON_KEY_CACHE_LIMIT = 1000
+/** Names longer than any real one are not kept (a client could send 16 KiB names): they take the generic copy. */
+const NAME_LENGTH_LIMIT = 64
 
 /** `HTTP_*` key of a request header name, or null when the header is dropped or is not an HTTP_ key. */
 function environKey (name: string, dropUnderscore: boolean): string | null {
@@ -37,11 +39,11 @@ function newEnvironKey (name: string, dropUnderscore: boolean): string | null {
     ? null
     : 'HTTP_' + lower.toUpperCase().replaceAll('-', '_')
   if (key !== null && name.includes('_')) {
-    if (underscoreKeys.size < ENVIRON_KEY_CACHE_LIMIT) underscoreKeys.set(name, key)
+    if (underscoreKeys.size < ENVIRON_KEY_CACHE_LIMIT && name.length <= NAME_LENGTH_LIMIT) underscoreKeys.set(name, key)
     // B5: a name with `_` would collide with its `-` twin after the mapping (header spoofing).
     return dropUnderscore ? null : key
   }
-  if (environKeys.size < ENVIRON_KEY_CACHE_LIMIT) environKeys.set(name, key)
+  if (environKeys.size < ENVIRON_KEY_CACHE_LIMIT && name.length <= NAME_LENGTH_LIMIT) environKeys.set(name, key)
   return key
 }
 
@@ -177,7 +179,7 @@ function storeFor (rawHeaders: string[], dropUnderscore: boolean): StoreHeaders 
   for (let i = 0; i < rawHeaders.length; i += 2) {
     let next = node.next.get(rawHeaders[i])
     if (next === undefined) {
-      if (nodeCount >= NODE_LIMIT) return null
+      if (nodeCount >= NODE_LIMIT || rawHeaders[i].length > NAME_LENGTH_LIMIT) return null
       nodeCount++
       next = newNode()
       node.next.set(rawHeaders[i], next)
