@@ -135,8 +135,9 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     // Only a response that already holds headers needs repeated names grouped: keep the Set off the common path.
     const list = withHookHeaders ? groupRepeatedNames(headers) : headers
     if (this.mustCloseConnection()) list.push('Connection', 'close')
-    // Node's own phrase for the code is the usual one: given as such, Node need not check it again.
-    if (reason === STATUS_CODES[statusCode]) this.res.writeHead(statusCode, list)
+    // Node's own phrase for the code is the usual one: left to Node, it is not checked again. (Unless
+    // a plugin set reply.raw.statusMessage, which Node would keep: the app's phrase wins then.)
+    if (reason === STATUS_CODES[statusCode] && this.res.statusMessage === undefined) this.res.writeHead(statusCode, list)
     else this.res.writeHead(statusCode, reason, list)
   }
 
