@@ -1,20 +1,38 @@
 // The fastify-wsgi CLI refusing bad input (options, app modules that fail to load), each case a
 // process of its own: a file apart from cli.test.ts, so each stays within tap's per-file timeout
 // on a busy machine.
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { dir, modules, runCli } from './helpers/cli.js'
 
 const bounded = { timeout: 30_000 }
 
-test('bad input: one message on stderr (a location indented below it) and exit code 2', bounded, async (t) => {
+type Refusal = [name: string, args: string[], message: RegExp]
+
+/** Runs the CLI for each case, four at a time (each is a Node process starting up): one message on stderr, exit code 2. */
+async function expectRefusals (t: Test, cases: Refusal[]): Promise<void> {
+  for (let i = 0; i < cases.length; i += 4) {
+    await Promise.all(cases.slice(i, i + 4).map(async ([name, args, message]) => {
+      const cli = runCli(t, args)
+      t.same(await cli.exited, { code: 2, signal: null }, `${name}: exit code 2`)
+      const lines = cli.stderr().split('\n').filter((line) => line !== '')
+      t.match(lines[0], /^fastify-wsgi: /, name)
+      t.ok(lines.slice(1).every((line) => line.startsWith('  ')), `${name}: one message, any more lines indented below it`)
+      t.match(lines.join('\n'), message, name)
+      t.notMatch(cli.stdout(), 'listening on', `${name}: never listened`)
+    }))
+  }
+}
+
+// Two tests, each bounded: together, some forty Node processes outlast one bound on a busy machine.
+test('bad input, the app or the port: one message on stderr (a location indented below it) and exit code 2', bounded, async (t) => {
   const blocker = createNetServer()
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
   t.teardown(() => blocker.close())
   const busy = String((blocker.address() as AddressInfo).port)
   const typeScript = Boolean((process.features as { typescript?: unknown }).typescript)
-  const cases: Array<[string, string[], RegExp]> = [
+  const cases: Refusal[] = [
     ['missing file', [join(dir, 'missing.mjs')], /cannot find the module .*missing\.mjs/],
     ['missing export', [`${modules.app}:nope`], /has no export named "nope"/],
     ['no default and no app', [modules.noApp], /has no export named "default" or "app"/],
@@ -26,6 +44,15 @@ test('bad input: one message on stderr (a location indented below it) and exit c
     ['syntax error in a CommonJS module', [modules.brokenCommonjs], /cannot import .*broken\.cjs: Unexpected token ';'\n {2}at \/.*\/broken\.cjs:2\n {2}const b = ;/],
     ['port in use', ['--port', busy, modules.app], new RegExp(`cannot listen on http://127\\.0\\.0\\.1:${busy}: .*EADDRINUSE`)],
     ['port in use, with workers', ['--port', busy, '--workers', '2', modules.app], /cannot listen on .*EADDRINUSE/],
+    ['no module', [], /expected one module \(path\/to\/app\.mjs\[:export\]\), got 0/],
+    ['two modules', [modules.app, modules.appOnly], /expected one module .*, got 2/]
+  ]
+  if (!typeScript) cases.push(['TypeScript on a Node without type stripping', [modules.typescript], /cannot import .*typed\.ts: Node\.js v\d+.* does not strip TypeScript types; compile it to JavaScript/])
+  await expectRefusals(t, cases)
+})
+
+test('bad input, the options: one message on stderr and exit code 2', bounded, async (t) => {
+  await expectRefusals(t, [
     ['unknown flag', ['--colour', 'red', modules.app], /Unknown option '--colour'; see --help/],
     ['flag without value', [modules.app, '--port'], /Option '--port <value>' argument missing/],
     ['port not a number', ['--port', 'http', modules.app], /--port: expected an integer from 0 to 65535, got "http"/],
@@ -47,21 +74,6 @@ test('bad input: one message on stderr (a location indented below it) and exit c
     ['trust proxy IPv6 range', ['--trust-proxy', 'fd00::/129', modules.app], /; "fd00::\/129" is none of them/],
     ['trust proxy range twice', ['--trust-proxy', '10.0.0.0/8/8', modules.app], /; "10\.0\.0\.0\/8\/8" is none of them/],
     ['trust proxy named range with bits', ['--trust-proxy', 'loopback/8', modules.app], /; "loopback\/8" is none of them/],
-    ['trust proxy empty entry', ['--trust-proxy', '127.0.0.1,', modules.app], /; "" is none of them/],
-    ['no module', [], /expected one module \(path\/to\/app\.mjs\[:export\]\), got 0/],
-    ['two modules', [modules.app, modules.appOnly], /expected one module .*, got 2/]
-  ]
-  if (!typeScript) cases.push(['TypeScript on a Node without type stripping', [modules.typescript], /cannot import .*typed\.ts: Node\.js v\d+.* does not strip TypeScript types; compile it to JavaScript/])
-  // Four at a time: each case is a Node process starting up.
-  for (let i = 0; i < cases.length; i += 4) {
-    await Promise.all(cases.slice(i, i + 4).map(async ([name, args, message]) => {
-      const cli = runCli(t, args)
-      t.same(await cli.exited, { code: 2, signal: null }, `${name}: exit code 2`)
-      const lines = cli.stderr().split('\n').filter((line) => line !== '')
-      t.match(lines[0], /^fastify-wsgi: /, name)
-      t.ok(lines.slice(1).every((line) => line.startsWith('  ')), `${name}: one message, any more lines indented below it`)
-      t.match(lines.join('\n'), message, name)
-      t.notMatch(cli.stdout(), 'listening on', `${name}: never listened`)
-    }))
-  }
+    ['trust proxy empty entry', ['--trust-proxy', '127.0.0.1,', modules.app], /; "" is none of them/]
+  ])
 })
