@@ -8,12 +8,13 @@
 // to another build's dist/lib/index.js>` adds that build's mount and onSendHooks as contenders, an
 // A/B of a change run side by side, to be repeated before a difference under 10 % is believed.
 // Run: npm run bench:overhead (after overhead.mjs), or node benchmarks/overhead-fastify.mjs
-import { IncomingMessage, ServerResponse } from 'node:http'
+import { ServerResponse } from 'node:http'
 import { parseArgs } from 'node:util'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import Fastify from 'fastify'
 import fastifyWsgi from 'fastify-wsgi'
 import { BROWSER_HEADERS, HELLO, wsgiApp } from './apps.mjs'
+import { fakeRequest, headerObject } from './fake-request.mjs'
 import { appendResults, machine, median } from './report.mjs'
 
 const { values: args } = isMainThread
@@ -26,32 +27,11 @@ const { values: args } = isMainThread
   })
   : { values: workerData.args }
 
-// What Fastify and Node read of a connection; writes go nowhere.
-const socket = {
-  remoteAddress: '127.0.0.1',
-  remotePort: 54321,
-  localAddress: '127.0.0.1',
-  localPort: 3000,
-  encrypted: false,
-  destroyed: false,
-  readable: true,
-  writable: true,
-  _httpMessage: null,
-  on () {},
-  once () {},
-  off () {},
-  removeListener () {},
-  setTimeout () {},
-  cork () {},
-  uncork () {},
-  write () { return true }
-}
-
 const ONE_HEADER = ['Host', 'localhost:3000']
 const BROWSER = ['Host', 'localhost:3000', ...Object.entries(BROWSER_HEADERS).flat()]
 const CASES = [
-  { name: 'hello, 1 request header', url: '/hello', rawHeaders: ONE_HEADER },
-  { name: 'hello, 11 request headers, /app prefix', url: '/app/hello', rawHeaders: BROWSER }
+  { name: 'hello, 1 request header', url: '/hello', rawHeaders: ONE_HEADER, headers: headerObject(ONE_HEADER) },
+  { name: 'hello, 11 request headers, /app prefix', url: '/app/hello', rawHeaders: BROWSER, headers: headerObject(BROWSER) }
 ]
 
 async function contender (register) {
@@ -85,33 +65,19 @@ const CONTENDERS = {
   'wsgi-onsend (compared build)': async () => mounts((await import(args.compare)).default, { onSendHooks: true })
 }
 
-function headerObject (rawHeaders) {
-  const headers = {}
-  for (let i = 0; i < rawHeaders.length; i += 2) headers[rawHeaders[i].toLowerCase()] = rawHeaders[i + 1]
-  return headers
-}
-
 /** One request as Node's server hands it over, answered by Fastify; returns the response. */
-function exchange (fastify, { url, rawHeaders }, headers) {
-  const req = new IncomingMessage(socket)
-  req.method = 'GET'
-  req.url = url
-  req.httpVersion = '1.1'
-  req.httpVersionMajor = 1
-  req.httpVersionMinor = 1
-  req.rawHeaders = rawHeaders
-  req.headers = { ...headers }
-  req.complete = true
+function exchange (fastify, { url, rawHeaders, headers }) {
+  const req = fakeRequest(url, rawHeaders, headers)
   const res = new ServerResponse(req)
   fastify.routing(req, res)
   return res
 }
 
 /** Nanoseconds per request; the event loop turns now and then, as Fastify defers some work. */
-async function time (fastify, testCase, headers, count) {
+async function time (fastify, testCase, count) {
   const start = process.hrtime.bigint()
   for (let i = 0; i < count; i++) {
-    exchange(fastify, testCase, headers)
+    exchange(fastify, testCase)
     if (i % 256 === 255) await new Promise(setImmediate)
   }
   await new Promise(setImmediate)
@@ -123,14 +89,13 @@ async function serveContender () {
   const fastify = await contender(await CONTENDERS[workerData.name]())
   // It answers right, then warms up on every case before any is measured.
   for (const testCase of CASES) {
-    const answer = exchange(fastify, testCase, headerObject(testCase.rawHeaders)).outputData.map((chunk) => String(chunk.data)).join('')
+    const answer = exchange(fastify, testCase).outputData.map((chunk) => String(chunk.data)).join('')
     if (!/^HTTP\/1\.1 200 OK\r\n/.test(answer) || !answer.endsWith(HELLO)) throw new Error(`${workerData.name} ${testCase.url}: unexpected answer ${JSON.stringify(answer)}`)
   }
   const count = Number(args.requests)
-  for (const testCase of CASES) await time(fastify, testCase, headerObject(testCase.rawHeaders), count * 3)
+  for (const testCase of CASES) await time(fastify, testCase, count * 3)
   parentPort.on('message', async (caseIndex) => {
-    const testCase = CASES[caseIndex]
-    parentPort.postMessage(await time(fastify, testCase, headerObject(testCase.rawHeaders), count))
+    parentPort.postMessage(await time(fastify, CASES[caseIndex], count))
   })
   parentPort.postMessage('ready')
 }

@@ -4,11 +4,12 @@
 // startResponse's checks, the header preamble, the body protocol. Load tests over loopback
 // (run.mjs) move by 10-20 % between runs on a shared machine; this moves by a few percent, so
 // it is the one to compare optimisations with. Run: npm run bench:overhead
-import { IncomingMessage, ServerResponse } from 'node:http'
+import { ServerResponse } from 'node:http'
 import { parseArgs } from 'node:util'
 import { runWsgi } from '../dist/lib/fastify-handler.js'
 import { defaultSettings } from '../dist/lib/options.js'
 import { HELLO, legacyText, wsgiApp } from './apps.mjs'
+import { fakeRequest, headerObject } from './fake-request.mjs'
 import { appendResults, machine, median } from './report.mjs'
 
 const { values: args } = parseArgs({
@@ -27,20 +28,14 @@ const HEADER_SETS = {
     'Cookie', 'theme=dark; session=abc123', 'Referer', 'http://localhost:3000/'
   ]
 }
-/** The headers object Node's parser makes from the raw list. */
-const HEADER_OBJECTS = Object.fromEntries(Object.entries(HEADER_SETS).map(([name, raw]) => {
-  const headers = {}
-  for (let i = 0; i < raw.length; i += 2) headers[raw[i].toLowerCase()] = raw[i + 1]
-  return [name, headers]
-}))
+const HEADER_OBJECTS = Object.fromEntries(Object.entries(HEADER_SETS).map(([name, raw]) => [name, headerObject(raw)]))
 const CASES = [
   { name: 'hello', path: '/hello', headers: 'autocannon' },
   { name: 'hello', path: '/hello', headers: 'browser' },
   { name: 'legacy', path: '/legacy?name=ada&x=1', headers: 'browser' }
 ]
 
-// The parts of a connection, and of Fastify's request and reply, that the handler reads.
-const socket = { remoteAddress: '127.0.0.1', remotePort: 54321, localAddress: '127.0.0.1', localPort: 3000, encrypted: false, destroyed: false, on () {}, once () {}, off () {}, removeListener () {} }
+// The parts of Fastify's request and reply that the handler reads.
 const log = { error () {}, warn () {}, info () {}, debug () {} }
 class Request {
   constructor (raw) {
@@ -69,14 +64,7 @@ class Reply {
 }
 
 function exchange ({ path, headers }) {
-  const req = new IncomingMessage(socket)
-  req.method = 'GET'
-  req.url = path
-  req.httpVersion = '1.1'
-  req.httpVersionMajor = 1
-  req.httpVersionMinor = 1
-  req.rawHeaders = HEADER_SETS[headers]
-  req.headers = { ...HEADER_OBJECTS[headers] }
+  const req = fakeRequest(path, HEADER_SETS[headers], HEADER_OBJECTS[headers])
   const request = new Request(req)
   return { request, reply: new Reply(request, new ServerResponse(req)) }
 }
