@@ -9,7 +9,7 @@ import type { FileWrapper } from './file-wrapper.js'
 import { buildEnviron, type EnvironSettings } from './environ.js'
 import { BufferedInput, UnavailableInput, readBody } from './input.js'
 import { StreamInput } from './stream-input.js'
-import { addHookHeaders, groupRepeatedNames, headerObject, hookHeaders } from './response-headers.js'
+import { addHookHeaders, groupRepeatedNames, headerObject, holdsHeaders, hookHeaders } from './response-headers.js'
 import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
 import { ErrorStream } from './error-stream.js'
 import { responseGone } from './extensions.js'
@@ -298,11 +298,14 @@ class FastifySendHandler extends FastifyHandler {
   protected writeHead (statusCode: number, reason: string, headers: string[]): void {
     const reply = this.reply
     reply.code(statusCode)
-    if (this.http1) this.res.statusMessage = reason
+    // Node sends its own phrase for the code unless told otherwise (or a plugin set one: the app's replaces it).
+    if (this.http1 && (reason !== STATUS_CODES[statusCode] || this.res.statusMessage !== undefined)) this.res.statusMessage = reason
     // The body's framing is the app's and Fastify's, never a hook's. (Only a Transfer-Encoding
     // that is there is removed: Node stops chunking a response whose Transfer-Encoding was removed.)
-    if (reply.hasHeader('content-length')) reply.removeHeader('content-length')
-    if (reply.hasHeader('transfer-encoding')) reply.removeHeader('transfer-encoding')
+    if (holdsHeaders(reply)) {
+      if (reply.hasHeader('content-length')) reply.removeHeader('content-length')
+      if (reply.hasHeader('transfer-encoding')) reply.removeHeader('transfer-encoding')
+    }
     const list = this.staged = groupRepeatedNames(headers)
     for (let i = 0; i < list.length; i += 2) {
       const name = list[i] as string

@@ -339,7 +339,8 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     const chunk = checkChunk(data)
     this.closeResult()
     if (this.clientGone()) throw new ClientDisconnected()
-    this.computedLength = byteLength(chunk)
+    // Worked out only where it becomes a header: a transport that frames the body itself needs it for HEAD alone.
+    if (this.addLength || this.headRequest) this.computedLength = byteLength(chunk)
     this.sendHeaders()
     this.endResponse(this.discardBody || chunk.length === 0 ? undefined : chunk)
   }

@@ -26,8 +26,12 @@ function isEmptyObject (value: unknown): boolean {
  * every reply takes the getHeaders() path, slower but still right.
  */
 export function hookHeaders (reply: FastifyReply): HeaderValues | null {
-  if (isEmptyObject(replyHeaderStore(reply)) && reply.raw.getHeaderNames().length === 0) return null
-  return reply.getHeaders()
+  return holdsHeaders(reply) ? reply.getHeaders() : null
+}
+
+/** Whether hooks or plugins set any header on the reply or on reply.raw (the common answer, no, without copying them). */
+export function holdsHeaders (reply: FastifyReply): boolean {
+  return !isEmptyObject(replyHeaderStore(reply)) || reply.raw.getHeaderNames().length !== 0
 }
 
 // The body's framing is the app's and the handler's business, never a hook's.

@@ -187,14 +187,20 @@ test('a hook header set and removed again in a hook leaves no header, and the re
   t.equal(response.headers['x-gone-too'], undefined)
 })
 
-test('the app\'s reason phrase wins over a statusMessage a hook set on reply.raw, also when it is Node\'s own phrase', async (t) => {
-  const { fastify } = createServer(t)
-  fastify.addHook('onRequest', async (_request, reply) => { reply.raw.statusMessage = 'From A Plugin' })
-  const phrase: WsgiApp = (environ, startResponse) => {
-    startResponse(environ.PATH_INFO === '/custom' ? '200 Fine' : '200 OK', [['Content-Type', 'text/plain']])
-    return ['ok']
-  }
-  await fastify.register(fastifyWsgi, { app: phrase })
-  t.equal((await fastify.inject('/plain')).statusMessage, 'OK')
-  t.equal((await fastify.inject('/custom')).statusMessage, 'Fine')
-})
+for (const onSendHooks of [false, true]) {
+  test(`the app's reason phrase wins over a statusMessage a hook set on reply.raw, also when it is Node's own phrase (onSendHooks: ${onSendHooks})`, async (t) => {
+    const { fastify } = createServer(t)
+    fastify.addHook('onRequest', async (request, reply) => {
+      if (request.url.startsWith('/hooked/')) reply.raw.statusMessage = 'From A Plugin'
+    })
+    const phrase: WsgiApp = (environ, startResponse) => {
+      startResponse(environ.PATH_INFO.endsWith('/custom') ? '200 Fine' : '200 OK', [['Content-Type', 'text/plain']])
+      return ['ok']
+    }
+    await fastify.register(fastifyWsgi, { app: phrase, onSendHooks })
+    t.equal((await fastify.inject('/hooked/plain')).statusMessage, 'OK')
+    t.equal((await fastify.inject('/hooked/custom')).statusMessage, 'Fine')
+    t.equal((await fastify.inject('/plain')).statusMessage, 'OK')
+    t.equal((await fastify.inject('/custom')).statusMessage, 'Fine')
+  })
+}
