@@ -204,5 +204,7 @@ if (args.quick) {
   const header = `${await machine()}. ${rounds} rounds, each with fresh server processes and, per scenario, ${warmup} s of warm-up then ${cycles} cycle${cycles > 1 ? 's' : ''} of ${duration} s runs taking turns (reversed every other round); medians over all runs, so each figure is a median over ${rounds * cycles} runs of ${rounds} processes. Clients: wrk -t1 (HTTP/1.1), h2load (HTTP/2), autocannon where neither applies, each in its own process, the servers each in theirs. "× native" is the median of the ratios to native within one cycle, over all processes; "× native, healthy processes" compares the medians over the processes V8's slow-process lottery spared (a CPU profile of each process under load: over ${SLOW_NEXT_TICK_SHARE * 100} % of its busy samples in process.nextTick itself marks a slow one; "–": a contender that cannot be sampled). "client-bound": the client used more CPU than the server in that run.`
   const body = `${header}\n\n${table(runs)}`
   console.log(body)
-  await appendResults('Request throughput (benchmarks/run.mjs)', body)
+  // A narrowed run gets a section of its own: it must not replace the full run's tables.
+  const narrowed = args.contenders === undefined ? '' : ` --contenders ${args.contenders}`
+  await appendResults(`Request throughput (benchmarks/run.mjs${narrowed}${args.scenarios === undefined ? '' : ` --scenarios '${args.scenarios}'`})`, body)
 }
