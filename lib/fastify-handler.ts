@@ -11,6 +11,7 @@ import { BufferedInput, UnavailableInput, readBody } from './input.js'
 import { StreamInput } from './stream-input.js'
 import { addHookHeaders, groupRepeatedNames, headerObject, holdsHeaders, hookHeaders } from './response-headers.js'
 import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
+import { replyHasNoSerializer, routeHasNoOnSendHooks } from './fastify-internals.js'
 import { ErrorStream } from './error-stream.js'
 import { responseGone } from './extensions.js'
 import { trackResponse, type ServerLifecycle } from './lifecycle.js'
@@ -377,7 +378,7 @@ class FastifySendHandler extends FastifyHandler {
   protected end (chunk?: Chunk): void {
     const body = this.body
     if (body !== null) body.end(chunk)
-    else this.reply.send(chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+    else this.reply.send(chunk === undefined ? undefined : oneChunkPayload(this.request, this.reply, chunk))
     // The bytes sent are complete, but the app was wrong about them: do not reuse the connection.
     if (!this.keepConnection && this.http1) closeAfterResponse(this.res)
     this.streamInput?.discardRest()
@@ -405,6 +406,24 @@ function closeAfterResponse (res: ServerResponse): void {
   if (!res.headersSent) res.setHeader('connection', 'close')
   // The socket is there until the response finishes.
   else res.once('prefinish', () => { (res.socket as Socket).destroySoon() })
+}
+
+/** A media type Fastify keeps as it is for a string payload: well-formed and not JSON (which gets a charset added). */
+const KEPT_TEXT_TYPE = /^(?!.*json)[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+(?:;|$)/i
+
+/**
+ * A one-chunk body for reply.send. onSend hooks are promised a Buffer, and
+ * Fastify treats a string as text to type or serialize, so a string becomes
+ * a Buffer, unless nothing could tell: no onSend hook on the route, no
+ * reply.serializer(), and a Content-Type Fastify keeps. Then the string goes
+ * as it is, and Node writes it with the headers in one step, as a native
+ * route's string (about 0.6 µs per request less in-process than a Buffer).
+ */
+function oneChunkPayload (request: FastifyRequest, reply: FastifyReply, chunk: Chunk): Chunk {
+  if (typeof chunk !== 'string') return chunk
+  const type = reply.getHeader('content-type')
+  const keptAsIs = typeof type === 'string' && KEPT_TEXT_TYPE.test(type) && routeHasNoOnSendHooks(request) && replyHasNoSerializer(reply)
+  return keptAsIs ? chunk : Buffer.from(chunk)
 }
 
 /** Moves cookies a plugin set on reply.raw into the reply's own headers, where the app's are appended. */

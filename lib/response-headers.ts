@@ -1,17 +1,7 @@
 import type { FastifyReply } from 'fastify'
+import { replyHeaderStore } from './fastify-internals.js'
 
 type HeaderValues = Record<string, string | number | string[] | undefined>
-
-/**
- * Where Fastify keeps the headers set with reply.header(): its kReplyHeaders,
- * an own property of every reply, found on the first reply that has it.
- */
-let replyHeadersKey: symbol | undefined
-
-function replyHeaderStore (reply: FastifyReply): unknown {
-  replyHeadersKey ??= Object.getOwnPropertySymbols(reply).find((symbol) => symbol.description === 'fastify.reply.headers')
-  return replyHeadersKey === undefined ? undefined : (reply as unknown as Record<symbol, unknown>)[replyHeadersKey]
-}
 
 function isEmptyObject (value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false

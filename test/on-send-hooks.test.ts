@@ -54,6 +54,75 @@ test('an onSend hook sees a one-chunk body as a Buffer and may replace it; Conte
   t.ok(headers.date)
 })
 
+// Without onSend hooks a string body goes to reply.send as it is (the fast path), but only where
+// Fastify would send it unchanged: these fail if a string reached Fastify where it types or serializes text.
+test('onSendHooks without hooks: a one-chunk string body keeps its bytes and the app\'s Content-Type, whatever Fastify does with strings', async (t) => {
+  const { fastify } = createServer(t)
+  fastify.addHook('preHandler', async (request, reply) => {
+    if (request.url === '/serialized') reply.serializer(() => 'serialized by Fastify')
+  })
+  const types: Record<string, string | null> = {
+    '/text': 'text/html; charset=utf-8',
+    '/json': 'application/json',
+    '/problem': 'Application/Problem+JSON',
+    '/serialized': 'text/plain',
+    '/malformed': 'not a media type',
+    '/none': null
+  }
+  await fastify.register(fastifyWsgi, {
+    onSendHooks: true,
+    app: (environ, startResponse) => {
+      const type = types[environ.PATH_INFO as string]
+      startResponse('200 OK', type === null ? [] : [['Content-Type', type]])
+      return ['{"text":"héllo"}']
+    }
+  })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = fastify.server.address() as { port: number }
+  const expected: Record<string, string> = {
+    '/text': 'text/html; charset=utf-8',
+    '/json': 'application/json',
+    '/problem': 'Application/Problem+JSON',
+    '/serialized': 'text/plain',
+    // Fastify's own choice for a body it cannot type from the app's header: bytes.
+    '/malformed': 'application/octet-stream',
+    '/none': 'application/octet-stream'
+  }
+  for (const [path, type] of Object.entries(expected)) {
+    const response = await request(`http://127.0.0.1:${port}${path}`)
+    t.equal(await response.body.text(), '{"text":"héllo"}', `${path}: the body as the app gave it`)
+    t.equal(response.headers['content-type'], type, `${path}: Content-Type`)
+    t.equal(response.headers['content-length'], String(Buffer.byteLength('{"text":"héllo"}')), `${path}: Content-Length`)
+  }
+})
+
+test('Fastify internals the onSendHooks fast path reads: a route\'s onSend hooks and a reply\'s serializer', async (t) => {
+  const { routeHasNoOnSendHooks, replyHasNoSerializer } = await import('../lib/fastify-internals.js')
+  const { fastify } = createServer(t)
+  const seen: Record<string, [boolean, boolean]> = {}
+  await fastify.register(async (scope) => {
+    scope.get('/plain', (request, reply) => {
+      seen.plain = [routeHasNoOnSendHooks(request), replyHasNoSerializer(reply)]
+      return 'ok'
+    })
+  })
+  await fastify.register(async (scope) => {
+    scope.addHook('onSend', async (_request, _reply, payload) => payload)
+    scope.get('/hooked', (request, reply) => {
+      reply.serializer(String)
+      seen.hooked = [routeHasNoOnSendHooks(request), replyHasNoSerializer(reply)]
+      return 'ok'
+    })
+  })
+  await fastify.inject('/plain')
+  await fastify.inject('/hooked')
+  t.same(seen, { plain: [true, true], hooked: [false, false] })
+  // Where Fastify keeps neither, the answers are the safe ones: hooks may run, a serializer may be set.
+  const fresh = await t.mockImport<typeof import('../lib/fastify-internals.js')>('../lib/fastify-internals.js')
+  t.equal(fresh.routeHasNoOnSendHooks({} as never), false)
+  t.equal(fresh.replyHasNoSerializer({} as never), false)
+})
+
 test('without onSendHooks, onSend hooks do not run on a mounted app (the reply.raw path)', async (t) => {
   const { fastify } = createServer(t)
   let ran = 0
