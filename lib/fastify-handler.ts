@@ -411,6 +411,14 @@ function closeAfterResponse (res: ServerResponse): void {
 /** A media type Fastify keeps as it is for a string payload: well-formed and not JSON (which gets a charset added). */
 const KEPT_TEXT_TYPE = /^(?!.*json)[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+(?:;|$)/i
 
+/** The last Content-Type looked at: an app sends the same few, so the pattern runs once per new one. */
+let lastType = { value: '', kept: false }
+
+function keptTextType (value: string): boolean {
+  if (value !== lastType.value) lastType = { value, kept: KEPT_TEXT_TYPE.test(value) }
+  return lastType.kept
+}
+
 /**
  * A one-chunk body for reply.send. onSend hooks are promised a Buffer, and
  * Fastify treats a string as text to type or serialize, so a string becomes
@@ -422,7 +430,7 @@ const KEPT_TEXT_TYPE = /^(?!.*json)[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+(?:;|
 function oneChunkPayload (request: FastifyRequest, reply: FastifyReply, chunk: Chunk): Chunk {
   if (typeof chunk !== 'string') return chunk
   const type = reply.getHeader('content-type')
-  const keptAsIs = typeof type === 'string' && KEPT_TEXT_TYPE.test(type) && routeHasNoOnSendHooks(request) && replyHasNoSerializer(reply)
+  const keptAsIs = typeof type === 'string' && keptTextType(type) && routeHasNoOnSendHooks(request) && replyHasNoSerializer(reply)
   return keptAsIs ? chunk : Buffer.from(chunk)
 }
 
