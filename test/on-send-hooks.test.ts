@@ -69,14 +69,12 @@ test('onSendHooks without hooks: a one-chunk string body keeps its bytes and the
     '/malformed': 'not a media type',
     '/none': null
   }
-  await fastify.register(fastifyWsgi, {
-    onSendHooks: true,
-    app: (environ, startResponse) => {
-      const type = types[environ.PATH_INFO as string]
-      startResponse('200 OK', type === null ? [] : [['Content-Type', type]])
-      return ['{"text":"héllo"}']
-    }
-  })
+  const typed: WsgiApp = (environ, startResponse) => {
+    const type = types[environ.PATH_INFO]
+    startResponse('200 OK', type === null ? [] : [['Content-Type', type]])
+    return ['{"text":"héllo"}']
+  }
+  await fastify.register(fastifyWsgi, { onSendHooks: true, app: typed })
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const { port } = fastify.server.address() as { port: number }
   const expected: Record<string, string> = {
