@@ -425,7 +425,7 @@ function keptTextType (value: string): boolean {
  * a Buffer, unless nothing could tell: no onSend hook on the route, no
  * reply.serializer(), and a Content-Type Fastify keeps. Then the string goes
  * as it is, and Node writes it with the headers in one step, as a native
- * route's string (about 0.6 µs per request less in-process than a Buffer).
+ * route's string (about 0.5 µs per request less in-process than a Buffer).
  */
 function oneChunkPayload (request: FastifyRequest, reply: FastifyReply, chunk: Chunk): Chunk {
   if (typeof chunk !== 'string') return chunk
