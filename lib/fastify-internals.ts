@@ -21,7 +21,7 @@ export const replyHeaderStore: (reply: FastifyReply) => unknown = ownSymbolReade
 const replySerializer = ownSymbolReader('fastify.reply.serializer')
 const routeContext = ownSymbolReader('fastify.context')
 
-/** Whether reply.send would hand its payload to onSend hooks as it is, none being on the route: false when unknown. */
+/** Whether no onSend hook is on the request's route (its route context says so), so none can see the payload: false when unknown. */
 export function routeHasNoOnSendHooks (request: FastifyRequest): boolean {
   return (routeContext(request) as { onSend?: unknown } | undefined)?.onSend === null
 }
