@@ -4,8 +4,10 @@
 // request: bytes allocated, bytes allocated straight into old space (pretenured), bytes promoted,
 // scavenges, mark-compacts and GC pause (v8.GCProfiler), at default flags and with a fixed 16 MB
 // semi-space; async resources by type (async_hooks); syscalls by type (strace -c, when on PATH).
-// Medians over the processes; the table goes to RESULTS.md. `--callgrind` instead counts
-// instructions per request under valgrind (slow: over a minute per contender and scenario).
+// Medians over the processes; the table goes to RESULTS.md. `--allocations` instead says which
+// functions allocate those bytes (V8's sampling heap profiler, which slows the server down tenfold
+// but does not change what a request allocates); `--callgrind` counts instructions per request
+// under valgrind (slow: over a minute per contender and scenario).
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -22,6 +24,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '3' },
     contenders: { type: 'string', default: 'native,native-hijack,wsgi-mount,wsgi-onsend' },
     quick: { type: 'boolean', default: false },
+    allocations: { type: 'boolean', default: false },
     callgrind: { type: 'boolean', default: false }
   }
 })
@@ -148,6 +151,59 @@ async function measure (contender, flagSet, scenario) {
   } finally {
     await server.stop()
   }
+}
+
+/** Bytes allocated per request by each function and each code owner, in one server process. */
+async function allocations (contender, scenario) {
+  const server = await startServer(contender, { env: { BENCH_PROBE: '1' } })
+  try {
+    await loadChecked(server.origin, scenario)
+    await probe(server.origin, 'start?mode=allocations')
+    await loadChecked(server.origin, scenario)
+    const { requests, allocations } = await probe(server.origin, 'stop')
+    const perRequest = (bytes) => new Map(Object.entries(bytes).map(([name, value]) => [name, value / requests]))
+    return { functions: perRequest(allocations.functions), owners: perRequest(allocations.owners) }
+  } finally {
+    await server.stop()
+  }
+}
+
+/** Functions allocating under this many bytes per request for every contender share one row. */
+const ALLOCATION_ROW_THRESHOLD = 16
+
+/** One row per name (largest first), one column per contender: medians over the processes of bytes per request. */
+function allocationTable (title, samples, threshold) {
+  const names = new Set(contenders.flatMap((contender) => samples[contender].flatMap((sample) => [...sample.keys()])))
+  const bytes = (contender, name) => median(samples[contender].map((sample) => sample.get(name) ?? 0))
+  const biggest = (name) => Math.max(...contenders.map((contender) => bytes(contender, name)))
+  const rows = [...names].filter((name) => biggest(name) >= threshold).sort((a, b) => biggest(b) - biggest(a))
+  const rest = [...names].filter((name) => biggest(name) < threshold)
+  const line = (label, values) => `| ${label} | ${values.map((value) => value.toFixed(0)).join(' | ')} |`
+  return [`| ${title} | ${contenders.join(' | ')} |`, `|---|${contenders.map(() => '---:|').join('')}`,
+    ...rows.map((name) => line(`\`${name}\``, contenders.map((contender) => bytes(contender, name)))),
+    ...(rest.length === 0 ? [] : [line(`${rest.length} other functions`, contenders.map((contender) => rest.reduce((sum, name) => sum + bytes(contender, name), 0)))]),
+    line('**total**', contenders.map((contender) => median(samples[contender].map((sample) => [...sample.values()].reduce((sum, value) => sum + value, 0)))))].join('\n')
+}
+
+if (args.allocations) {
+  const sections = []
+  for (const scenario of SCENARIOS) {
+    const samples = Object.fromEntries(contenders.map((contender) => [contender, []]))
+    for (let i = 0; i < processes; i++) {
+      for (const contender of contenders) {
+        samples[contender].push(await allocations(contender, scenario))
+        process.stderr.write('.')
+      }
+    }
+    const pick = (part) => Object.fromEntries(contenders.map((contender) => [contender, samples[contender].map((sample) => sample[part])]))
+    sections.push(`#### ${scenario.name}: by code owner\n\n${allocationTable('code', pick('owners'), 0)}`)
+    sections.push(`#### ${scenario.name}: by function\n\n${allocationTable('function (file:line)', pick('functions'), ALLOCATION_ROW_THRESHOLD)}`)
+  }
+  process.stderr.write('\n')
+  const body = `${await machine()}. Bytes allocated per request, from V8's sampling heap profiler (one sample per 64 bytes on average, counting objects already freed), by the code that allocated them: a constructor, or the function a small one was inlined into, so a row can move between a caller and its callee from one process to the next. ${processes} fresh server processes per contender and scenario, contenders taking turns, a ${seconds} s warm-up then a ${seconds} s window each, ${clientName(SCENARIOS[0], false)} -c 50 as the client; medians over the processes. Function rows: ${ALLOCATION_ROW_THRESHOLD} bytes per request or more for some contender. The totals are estimates from samples: they agree with the allocated bytes of the GC counts to a few percent.\n\n${sections.join('\n\n')}`
+  console.log(body)
+  if (!args.quick) await appendResults('Allocations per request by code (benchmarks/counts.mjs --allocations)', body)
+  process.exit(0)
 }
 
 if (CALLGRIND) {

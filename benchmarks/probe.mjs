@@ -1,8 +1,9 @@
 // In-server counters for `npm run bench:counts`, `npm run bench` and the promotion guard test: a
-// window opened by GET /__counts/start?mode=gc|async|profile|none and closed by GET
+// window opened by GET /__counts/start?mode=gc|async|profile|allocations|none and closed by GET
 // /__counts/stop, which answers with the requests served in the window and, per mode, the garbage
 // collector's work (v8.GCProfiler: heap space sizes before and after every collection), the async
-// resources created, by type, or the share of CPU samples spent in process.nextTick itself.
+// resources created, by type, the share of CPU samples spent in process.nextTick itself, or the
+// bytes allocated by each function (V8's sampling heap profiler).
 import { createHook } from 'node:async_hooks'
 import { Session } from 'node:inspector/promises'
 import v8 from 'node:v8'
@@ -68,6 +69,41 @@ function nextTickShare (profile) {
   return busy === 0 ? 0 : inNextTick / busy
 }
 
+/** Who wrote the code at `url`: Node, a package, fastify-wsgi, the benchmark, or V8 (builtins have no file). */
+function codeOwner (url) {
+  if (url === '') return 'V8 builtins'
+  if (url.startsWith('node:')) return 'Node'
+  const packageName = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)
+  if (packageName !== null) return packageName[1]
+  if (url.includes('/dist/lib/')) return 'fastify-wsgi'
+  return 'benchmark server and app'
+}
+
+/**
+ * Bytes allocated by each function and by each code owner, from a sampling heap profile that kept
+ * the samples of objects the collector already freed (a request's objects are garbage by the end
+ * of the window). A function is named by its name, file and line; the profile's sizes are scaled
+ * to estimate every byte, not only the sampled ones.
+ */
+function allocationsByFunction (profile) {
+  const functions = new Map()
+  const owners = new Map()
+  const visit = (node) => {
+    if (node.selfSize > 0) {
+      const { functionName, url, lineNumber } = node.callFrame
+      // Files by their last part: node:_http_outgoing, fastify/lib/reply.js, dist/lib/handler.js.
+      const file = url === '' ? '' : ` ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`
+      const name = `${functionName || '(anonymous)'}${file}`
+      functions.set(name, (functions.get(name) ?? 0) + node.selfSize)
+      const owner = codeOwner(url)
+      owners.set(owner, (owners.get(owner) ?? 0) + node.selfSize)
+    }
+    for (const child of node.children) visit(child)
+  }
+  visit(profile.head)
+  return { functions: Object.fromEntries(functions), owners: Object.fromEntries(owners) }
+}
+
 /** Adds the /__counts routes to a benchmark server. */
 export function addProbe (fastify) {
   let requests = 0
@@ -83,6 +119,12 @@ export function addProbe (fastify) {
       await window.session.post('Profiler.enable')
       await window.session.post('Profiler.setSamplingInterval', { interval: 200 })
       await window.session.post('Profiler.start')
+    }
+    if (mode === 'allocations') {
+      window.session = new Session()
+      window.session.connect()
+      // One sample per 64 bytes on average: a request's few thousand bytes get dozens of samples.
+      await window.session.post('HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
     }
     if (mode === 'async') {
       const counts = window.asyncResources
@@ -114,6 +156,11 @@ export function addProbe (fastify) {
       const { profile } = await window.session.post('Profiler.stop')
       window.session.disconnect()
       result.nextTickShare = nextTickShare(profile)
+    }
+    if (window.mode === 'allocations') {
+      const { profile } = await window.session.post('HeapProfiler.stopSampling')
+      window.session.disconnect()
+      result.allocations = allocationsByFunction(profile)
     }
     window = null
     return result
