@@ -1,9 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Http2ServerRequest } from 'node:http2'
 import type { AnyWsgiInput, Environ, FileWrapperFactory, WsgiErrors } from '../types/protocol.js'
 import { clientSignal, earlyHints } from './extensions.js'
 import { FST_WSGI_BAD_REQUEST, FST_WSGI_INVALID_OPTION } from './errors.js'
 import { WSGI_VERSION } from './util.js'
 import { addRequestHeaders } from './request-headers.js'
+import { clientOf, http2Connection, type Client, type ConnectionFacts } from './connection.js'
 
 /** What the environ builder needs from the plugin options, resolved once at registration. */
 export interface EnvironSettings {
@@ -175,8 +177,8 @@ type EnvironObject = Environ<AnyWsgiInput> & Record<string, unknown>
  * of its own. Its prototype is Object.prototype: the environ stays a plain object.
  */
 const EnvironRecord = function (
-  this: EnvironObject, request: FastifyRequest, reply: FastifyReply, settings: EnvironSettings, input: AnyWsgiInput,
-  errors: WsgiErrors, scheme: 'http' | 'https', scriptName: string, pathInfo: string, target: RequestTarget, serverName: string, serverPort: string
+  this: EnvironObject, request: FastifyRequest, reply: FastifyReply, settings: EnvironSettings, input: AnyWsgiInput, errors: WsgiErrors,
+  client: Client, connection: ConnectionFacts, scriptName: string, pathInfo: string, target: RequestTarget, serverName: string, serverPort: string
 ) {
   const raw = request.raw
   this.REQUEST_METHOD = raw.method as string
@@ -188,11 +190,11 @@ const EnvironRecord = function (
   this.SERVER_PROTOCOL = serverProtocol(raw)
   this.SERVER_SOFTWARE = settings.serverSoftware
   this.GATEWAY_INTERFACE = 'CGI/1.1'
-  this.REMOTE_ADDR = request.ip ?? ''
-  this.REMOTE_PORT = String(raw.socket.remotePort ?? '')
+  this.REMOTE_ADDR = client.address
+  this.REMOTE_PORT = String(connection.remotePort ?? '')
   this.REQUEST_URI = target.uri
   this['wsgi.version'] = WSGI_VERSION
-  this['wsgi.url_scheme'] = scheme
+  this['wsgi.url_scheme'] = client.scheme
   this['wsgi.input'] = input
   this['wsgi.errors'] = errors
   this['wsgi.multithread'] = false
@@ -205,8 +207,8 @@ const EnvironRecord = function (
   // One function for every environ: called as environ['fastify.earlyHints'](...), it finds the reply there.
   this['fastify.earlyHints'] = earlyHints
 } as unknown as new (
-  request: FastifyRequest, reply: FastifyReply, settings: EnvironSettings, input: AnyWsgiInput,
-  errors: WsgiErrors, scheme: 'http' | 'https', scriptName: string, pathInfo: string, target: RequestTarget, serverName: string, serverPort: string
+  request: FastifyRequest, reply: FastifyReply, settings: EnvironSettings, input: AnyWsgiInput, errors: WsgiErrors,
+  client: Client, connection: ConnectionFacts, scriptName: string, pathInfo: string, target: RequestTarget, serverName: string, serverPort: string
 ) => EnvironObject
 EnvironRecord.prototype = Object.prototype
 
@@ -226,7 +228,9 @@ export function buildEnviron (
   errors: WsgiErrors
 ): Environ<AnyWsgiInput> {
   const raw = request.raw
-  const socket = raw.socket
+  // An HTTP/2 request reads its session's connection. (An HTTP/1 request line may claim 2.0 too: it has no stream, and is refused.)
+  const http2 = raw.httpVersionMajor === 2 && (raw as unknown as Http2ServerRequest).stream !== undefined
+  const connection: ConnectionFacts = http2 ? http2Connection(raw as unknown as Http2ServerRequest) : raw.socket
   // With wsgiRewriteUrl, Fastify routes a rewritten URL and keeps the one sent in originalUrl.
   const url = (raw as { originalUrl?: string }).originalUrl ?? raw.url as string
   // The origin form (`/p?q`) is the common case: one character tells it from the others.
@@ -238,7 +242,8 @@ export function buildEnviron (
     path = latin1ToUtf8(path)
     scriptName = latin1ToUtf8(scriptName)
   }
-  const scheme = request.protocol
+  const client = clientOf(request, connection)
+  const scheme = client.scheme
   // Fastify's host honours trustProxy (X-Forwarded-Host); read it once and split it here.
   let host = request.host
   // An absolute-form target's authority replaces the Host header (RFC 9112 §3.2.2); a trusted X-Forwarded-Host still wins.
@@ -246,8 +251,8 @@ export function buildEnviron (
   let serverName: string
   let serverPort: string
   if (host === '') {
-    serverName = socket.localAddress ?? ''
-    serverPort = String(socket.localPort ?? '')
+    serverName = connection.localAddress ?? ''
+    serverPort = String(connection.localPort ?? '')
   } else if (host === lastHost.host && scheme === lastHost.scheme) {
     // Clients of one server send the same Host: its parts are reused rather than sliced anew.
     serverName = lastHost.serverName
@@ -260,7 +265,7 @@ export function buildEnviron (
     lastHost = { host, scheme, serverName, serverPort }
   }
 
-  const environ = new EnvironRecord(request, reply, settings, input, errors, scheme, scriptName, pathInfo(path, scriptName), target, serverName, serverPort)
+  const environ = new EnvironRecord(request, reply, settings, input, errors, client, connection, scriptName, pathInfo(path, scriptName), target, serverName, serverPort)
   if (settings.signal) Object.defineProperty(environ, 'fastify.signal', SIGNAL_PROPERTY)
   addRequestHeaders(environ, raw.rawHeaders, settings.dropUnderscoreHeaders)
   // HTTP/2 carries the host in :authority; apps find it where HTTP/1 puts it.
