@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BROWSER_HEADERS } from './apps.mjs'
-import { clientName, load, onPath } from './load.mjs'
+import { HAVE_H2LOAD, clientName, load, onPath } from './load.mjs'
 import { appendResults, machine, median } from './report.mjs'
 import { startServer } from './server-process.mjs'
 
@@ -31,8 +31,12 @@ const { values: args } = parseArgs({
 
 const SCENARIOS = [
   { name: 'hello', path: '/hello' },
-  { name: 'hello, 11 request headers, /app prefix', path: '/app/hello', headers: BROWSER_HEADERS }
+  { name: 'hello, 11 request headers, /app prefix', path: '/app/hello', headers: BROWSER_HEADERS },
+  // h2load from Debian's nghttp2-client; without it, HTTP/1.1 only.
+  ...(HAVE_H2LOAD ? [{ name: 'HTTP/2 hello', path: '/hello', h2: true }] : [])
 ]
+/** How each scenario's load is made, for the tables' headings. */
+const clientOf = (scenario) => `${clientName(scenario, scenario.h2)}${scenario.h2 ? ' -c 20 -m 10' : ' -c 50'}`
 const FLAG_SETS = [
   { name: 'default flags', flags: [] },
   // A common production tuning; a fixed young generation makes promotion deterministic.
@@ -51,15 +55,14 @@ if (CALLGRIND && !onPath('valgrind')) {
 const CALLGRIND_WARMUP_SECONDS = 60
 const CALLGRIND_SECONDS = 10
 
-async function probe (origin, path) {
-  const response = await fetch(`${origin}/__counts/${path}`)
-  if (!response.ok) throw new Error(`/__counts/${path}: ${response.status}`)
-  return path.startsWith('stop') ? response.json() : response.text()
+async function probe (server, path) {
+  const body = await server.get(`/__counts/${path}`)
+  return path.startsWith('stop') ? JSON.parse(body) : body
 }
 
-async function loadChecked (origin, scenario) {
-  const result = await load({ url: origin + scenario.path, scenario, seconds })
-  if (result.errors > 0 || result.requests === 0) throw new Error(`${origin}${scenario.path}: ${result.errors} errors in ${result.requests} requests`)
+async function loadChecked (server, scenario) {
+  const result = await load({ url: server.origin + scenario.path, scenario, seconds, h2: server.h2 })
+  if (result.errors > 0 || result.requests === 0) throw new Error(`${server.origin}${scenario.path}: ${result.errors} errors in ${result.requests} requests`)
   return result
 }
 
@@ -70,9 +73,9 @@ async function syscalls (server, scenario) {
   const stopped = new Promise((resolve) => strace.once('exit', resolve))
   // strace says nothing once attached with -q: give it a moment to reach every thread.
   await new Promise((resolve) => setTimeout(resolve, 300))
-  await probe(server.origin, 'start?mode=none')
-  await loadChecked(server.origin, scenario)
-  const { requests } = await probe(server.origin, 'stop')
+  await probe(server, 'start?mode=none')
+  await loadChecked(server, scenario)
+  const { requests } = await probe(server, 'stop')
   strace.kill('SIGINT')
   await stopped
   const counts = {}
@@ -103,9 +106,9 @@ async function instructions (contender, scenario) {
   try {
     await load({ url: server.origin + scenario.path, scenario, seconds: CALLGRIND_WARMUP_SECONDS })
     control('-i', 'on')
-    await probe(server.origin, 'start?mode=none')
+    await probe(server, 'start?mode=none')
     await load({ url: server.origin + scenario.path, scenario, seconds: CALLGRIND_SECONDS })
-    requests = (await probe(server.origin, 'stop')).requests
+    requests = (await probe(server, 'stop')).requests
     control('-i', 'off')
   } finally {
     await server.stop()
@@ -121,13 +124,13 @@ async function instructions (contender, scenario) {
 
 /** Every count of one server process, for one scenario under one flag set. */
 async function measure (contender, flagSet, scenario) {
-  const server = await startServer(contender, { nodeFlags: flagSet.flags, env: { BENCH_PROBE: '1' } })
+  const server = await startServer(contender, { nodeFlags: flagSet.flags, env: { BENCH_PROBE: '1' }, h2: scenario.h2 })
   try {
     // Warm-up: the JIT and the heap settle before anything is counted.
-    await loadChecked(server.origin, scenario)
-    await probe(server.origin, 'start?mode=gc')
-    const loadResult = await loadChecked(server.origin, scenario)
-    const gcWindow = await probe(server.origin, 'stop')
+    await loadChecked(server, scenario)
+    await probe(server, 'start?mode=gc')
+    const loadResult = await loadChecked(server, scenario)
+    const gcWindow = await probe(server, 'stop')
     const n = gcWindow.requests
     const gc = gcWindow.gc
     const counts = {
@@ -141,9 +144,9 @@ async function measure (contender, flagSet, scenario) {
       clientCpuMicros: loadResult.clientCpu / n
     }
     if (flagSet.flags.length === 0) {
-      await probe(server.origin, 'start?mode=async')
-      await loadChecked(server.origin, scenario)
-      const asyncWindow = await probe(server.origin, 'stop')
+      await probe(server, 'start?mode=async')
+      await loadChecked(server, scenario)
+      const asyncWindow = await probe(server, 'stop')
       counts.asyncResources = Object.fromEntries(Object.entries(asyncWindow.asyncResources).map(([type, count]) => [type, count / asyncWindow.requests]))
       if (HAVE_STRACE) counts.syscalls = await syscalls(server, scenario)
     }
@@ -155,12 +158,12 @@ async function measure (contender, flagSet, scenario) {
 
 /** Bytes allocated per request by each function and each code owner, in one server process. */
 async function allocations (contender, scenario) {
-  const server = await startServer(contender, { env: { BENCH_PROBE: '1' } })
+  const server = await startServer(contender, { env: { BENCH_PROBE: '1' }, h2: scenario.h2 })
   try {
-    await loadChecked(server.origin, scenario)
-    await probe(server.origin, 'start?mode=allocations')
-    await loadChecked(server.origin, scenario)
-    const { requests, allocations } = await probe(server.origin, 'stop')
+    await loadChecked(server, scenario)
+    await probe(server, 'start?mode=allocations')
+    await loadChecked(server, scenario)
+    const { requests, allocations } = await probe(server, 'stop')
     const perRequest = (bytes) => new Map(Object.entries(bytes).map(([name, value]) => [name, value / requests]))
     return { functions: perRequest(allocations.functions), owners: perRequest(allocations.owners) }
   } finally {
@@ -196,11 +199,11 @@ if (args.allocations) {
       }
     }
     const pick = (part) => Object.fromEntries(contenders.map((contender) => [contender, samples[contender].map((sample) => sample[part])]))
-    sections.push(`#### ${scenario.name}: by code owner\n\n${allocationTable('code', pick('owners'), 0)}`)
-    sections.push(`#### ${scenario.name}: by function\n\n${allocationTable('function (file:line)', pick('functions'), ALLOCATION_ROW_THRESHOLD)}`)
+    sections.push(`#### ${scenario.name} (${clientOf(scenario)}): by code owner\n\n${allocationTable('code', pick('owners'), 0)}`)
+    sections.push(`#### ${scenario.name} (${clientOf(scenario)}): by function\n\n${allocationTable('function (file:line)', pick('functions'), ALLOCATION_ROW_THRESHOLD)}`)
   }
   process.stderr.write('\n')
-  const body = `${await machine()}. Bytes allocated per request, from V8's sampling heap profiler (one sample per 64 bytes on average, counting objects already freed), by the code that allocated them: a constructor, or the function a small one was inlined into, so a row can move between a caller and its callee from one process to the next. ${processes} fresh server processes per contender and scenario, contenders taking turns, a ${seconds} s warm-up then a ${seconds} s window each, ${clientName(SCENARIOS[0], false)} -c 50 as the client; medians over the processes. Function rows: ${ALLOCATION_ROW_THRESHOLD} bytes per request or more for some contender. The totals are estimates from samples: they agree with the allocated bytes of the GC counts to a few percent.\n\n${sections.join('\n\n')}`
+  const body = `${await machine()}. Bytes allocated per request, from V8's sampling heap profiler (one sample per 64 bytes on average, counting objects already freed), by the code that allocated them: a constructor, or the function a small one was inlined into, so a row can move between a caller and its callee from one process to the next. ${processes} fresh server processes per contender and scenario, contenders taking turns, a ${seconds} s warm-up then a ${seconds} s window each, the client named in each heading; medians over the processes. Function rows: ${ALLOCATION_ROW_THRESHOLD} bytes per request or more for some contender. The totals are estimates from samples: they agree with the allocated bytes of the GC counts to a few percent.\n\n${sections.join('\n\n')}`
   console.log(body)
   if (!args.quick) await appendResults('Allocations per request by code (benchmarks/counts.mjs --allocations)', body)
   process.exit(0)
@@ -209,7 +212,8 @@ if (args.allocations) {
 if (CALLGRIND) {
   // A mode of its own: under valgrind one contender takes over a minute per scenario.
   const lines = []
-  for (const scenario of SCENARIOS) {
+  // HTTP/1.1 only: the HTTP/2 scenario's load is not made under valgrind.
+  for (const scenario of SCENARIOS.filter((scenario) => !scenario.h2)) {
     const counts = {}
     for (const contender of contenders) {
       counts[contender] = await instructions(contender, scenario)
@@ -246,7 +250,7 @@ function medianOf (samples, pick) {
 }
 
 function gcTable (scenario, flagSet) {
-  const lines = [`#### ${scenario.name} — ${flagSet.name}`, '',
+  const lines = [`#### ${scenario.name} (${clientOf(scenario)}) — ${flagSet.name}`, '',
     '| contender | allocated B/req | pretenured B/req | promoted B/req | scavenges /10k req | mark-compacts /100k req | GC pause µs/req | server CPU µs/req | client CPU µs/req |',
     '|---|---|---|---|---|---|---|---|---|']
   for (const contender of contenders) {
@@ -269,7 +273,7 @@ function perTypeTable (title, scenario, pick, threshold) {
     for (const sample of samples) for (const [name, value] of Object.entries(pick(sample) ?? {})) if (value >= threshold) names.add(name)
   }
   const columns = [...names].sort()
-  const lines = [`#### ${scenario.name} — ${title} per request (default flags)`, '', `| contender | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---|').join('')}`]
+  const lines = [`#### ${scenario.name} (${clientOf(scenario)}) — ${title} per request (default flags)`, '', `| contender | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---|').join('')}`]
   for (const [contender, samples] of rows) {
     lines.push(`| ${contender} | ${columns.map((name) => fixed(2)(medianOf(samples, (s) => pick(s)?.[name]))).join(' | ')} |`)
   }
@@ -282,8 +286,7 @@ for (const scenario of SCENARIOS) {
   sections.push(perTypeTable('async resources', scenario, (s) => s.asyncResources, 0.01))
   if (HAVE_STRACE) sections.push(perTypeTable('syscalls', scenario, (s) => s.syscalls, 0.01))
 }
-const client = clientName(SCENARIOS[0], false)
-const header = `${await machine()}. ${processes} fresh server processes per contender, scenario and flag set, contenders taking turns; per process a ${seconds} s warm-up, then a ${seconds} s window per kind of count, ${client} -c 50 as the client. Medians over the processes (promotion: with the range). "pretenured": bytes V8 allocated straight into old space; "promoted": bytes scavenges copied into old space.${HAVE_STRACE ? '' : ' strace was not on PATH: no syscall counts.'}`
+const header = `${await machine()}. ${processes} fresh server processes per contender, scenario and flag set, contenders taking turns; per process a ${seconds} s warm-up, then a ${seconds} s window per kind of count, the client named in each heading. Medians over the processes (promotion: with the range). "pretenured": bytes V8 allocated straight into old space; "promoted": bytes scavenges copied into old space.${HAVE_STRACE ? '' : ' strace was not on PATH: no syscall counts.'}`
 const body = `${header}\n\n${sections.join('\n\n')}`
 console.log(body)
 if (!args.quick) await appendResults('Per-request counts (benchmarks/counts.mjs)', body)

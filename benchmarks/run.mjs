@@ -9,7 +9,6 @@
 // the ratio over healthy processes beside the one over all. Results go to benchmarks/RESULTS.md.
 // `--quick` (CI): one short round over a subset, checking only that every contender answers
 // correctly; it records nothing and judges no speed.
-import http2 from 'node:http2'
 import { parseArgs } from 'node:util'
 import { BROWSER_HEADERS } from './apps.mjs'
 import { HAVE_H2LOAD, clientName, load, onPath } from './load.mjs'
@@ -70,36 +69,21 @@ function contendersOf (scenario) {
 }
 
 async function startContender (contender, h2) {
-  const server = await startServer(contender, { env: { BENCH_H2: h2 ? '1' : '0', BENCH_PROBE: PROBED.has(contender) ? '1' : '0' } })
-  return { ...server, h2, slow: undefined }
-}
-
-/** GET a path of the server's own (/__cpu, /__counts/...), over HTTP/1.1 or HTTP/2 as it speaks. */
-async function getText (server, path) {
-  if (!server.h2) return (await fetch(`http://127.0.0.1:${server.port}${path}`)).text()
-  const session = http2.connect(`http://127.0.0.1:${server.port}`)
-  try {
-    return await new Promise((resolve, reject) => {
-      const stream = session.request({ ':path': path })
-      let body = ''
-      stream.setEncoding('utf8').on('data', (chunk) => { body += chunk }).once('end', () => resolve(body)).once('error', reject)
-    })
-  } finally {
-    session.close()
-  }
+  const server = await startServer(contender, { h2, env: { BENCH_PROBE: PROBED.has(contender) ? '1' : '0' } })
+  return { ...server, slow: undefined }
 }
 
 /** The server's CPU time in µs. */
 async function cpuMicros (server) {
-  const { user, system } = JSON.parse(await getText(server, '/__cpu'))
+  const { user, system } = JSON.parse(await server.get('/__cpu'))
   return user + system
 }
 
 /** Samples a warmed-up process under load for V8's slow-process lottery (probe.mjs). */
 async function classify (server, scenario) {
-  await getText(server, '/__counts/start?mode=profile')
+  await server.get('/__counts/start?mode=profile')
   await load({ url: url(server, scenario), scenario, seconds: 1, h2: server.h2 })
-  const { nextTickShare } = JSON.parse(await getText(server, '/__counts/stop'))
+  const { nextTickShare } = JSON.parse(await server.get('/__counts/stop'))
   server.slow = nextTickShare > SLOW_NEXT_TICK_SHARE
 }
 
