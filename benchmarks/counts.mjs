@@ -36,7 +36,7 @@ const SCENARIOS = [
   ...(HAVE_H2LOAD ? [{ name: 'HTTP/2 hello', path: '/hello', h2: true }] : [])
 ]
 /** How each scenario's load is made, for the tables' headings. */
-const clientOf = (scenario) => `${clientName(scenario, scenario.h2)}${scenario.h2 ? ' -c 20 -m 10' : ' -c 50'}`
+const loadDescription = (scenario) => `${clientName(scenario, scenario.h2)}${scenario.h2 ? ' -c 20 -m 10' : ' -c 50'}`
 const FLAG_SETS = [
   { name: 'default flags', flags: [] },
   // A common production tuning; a fixed young generation makes promotion deterministic.
@@ -199,8 +199,8 @@ if (args.allocations) {
       }
     }
     const pick = (part) => Object.fromEntries(contenders.map((contender) => [contender, samples[contender].map((sample) => sample[part])]))
-    sections.push(`#### ${scenario.name} (${clientOf(scenario)}): by code owner\n\n${allocationTable('code', pick('owners'), 0)}`)
-    sections.push(`#### ${scenario.name} (${clientOf(scenario)}): by function\n\n${allocationTable('function (file:line)', pick('functions'), ALLOCATION_ROW_THRESHOLD)}`)
+    sections.push(`#### ${scenario.name} (${loadDescription(scenario)}): by code owner\n\n${allocationTable('code', pick('owners'), 0)}`)
+    sections.push(`#### ${scenario.name} (${loadDescription(scenario)}): by function\n\n${allocationTable('function (file:line)', pick('functions'), ALLOCATION_ROW_THRESHOLD)}`)
   }
   process.stderr.write('\n')
   const body = `${await machine()}. Bytes allocated per request, from V8's sampling heap profiler (one sample per 64 bytes on average, counting objects already freed), by the code that allocated them: a constructor, or the function a small one was inlined into, so a row can move between a caller and its callee from one process to the next. ${processes} fresh server processes per contender and scenario, contenders taking turns, a ${seconds} s warm-up then a ${seconds} s window each, the client named in each heading; medians over the processes. Function rows: ${ALLOCATION_ROW_THRESHOLD} bytes per request or more for some contender. The totals are estimates from samples: they agree with the allocated bytes of the GC counts to a few percent.\n\n${sections.join('\n\n')}`
@@ -250,7 +250,7 @@ function medianOf (samples, pick) {
 }
 
 function gcTable (scenario, flagSet) {
-  const lines = [`#### ${scenario.name} (${clientOf(scenario)}) — ${flagSet.name}`, '',
+  const lines = [`#### ${scenario.name} (${loadDescription(scenario)}) — ${flagSet.name}`, '',
     '| contender | allocated B/req | pretenured B/req | promoted B/req | scavenges /10k req | mark-compacts /100k req | GC pause µs/req | server CPU µs/req | client CPU µs/req |',
     '|---|---|---|---|---|---|---|---|---|']
   for (const contender of contenders) {
@@ -273,7 +273,7 @@ function perTypeTable (title, scenario, pick, threshold) {
     for (const sample of samples) for (const [name, value] of Object.entries(pick(sample) ?? {})) if (value >= threshold) names.add(name)
   }
   const columns = [...names].sort()
-  const lines = [`#### ${scenario.name} (${clientOf(scenario)}) — ${title} per request (default flags)`, '', `| contender | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---|').join('')}`]
+  const lines = [`#### ${scenario.name} (${loadDescription(scenario)}) — ${title} per request (default flags)`, '', `| contender | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---|').join('')}`]
   for (const [contender, samples] of rows) {
     lines.push(`| ${contender} | ${columns.map((name) => fixed(2)(medianOf(samples, (s) => pick(s)?.[name]))).join(' | ')} |`)
   }
