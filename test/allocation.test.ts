@@ -6,8 +6,7 @@
 // the environ or of a header list per request would cross the bound (a spread of the environ
 // added 240 bytes), where timing noise hides it.
 import { test } from 'tap'
-import { Pool } from 'undici'
-import { startServer } from '../benchmarks/server-process.mjs'
+import { countWindow } from './helpers/counts.js'
 
 const WARM_UP = 5000
 const MEASURED = 5000
@@ -20,30 +19,8 @@ interface Allocations {
   allocations: { owners: Record<string, number> }
 }
 
-async function load (pool: Pool, requests: number): Promise<void> {
-  let left = requests
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-    while (left-- > 0) {
-      const response = await pool.request({ path: '/hello', method: 'GET' })
-      if (response.statusCode !== 200) throw new Error(`/hello answered ${response.statusCode}`)
-      await response.body.dump()
-    }
-  }))
-}
-
 test('a mount allocates no more than its environ, handler and header list per hello request', { timeout: 60_000 }, async (t) => {
-  const server = await startServer('wsgi-mount', { env: { BENCH_PROBE: '1' } })
-  const pool = new Pool(`http://127.0.0.1:${server.port}`, { connections: CONNECTIONS })
-  let counts: Allocations
-  try {
-    await load(pool, WARM_UP)
-    await (await pool.request({ path: '/__counts/start?mode=allocations', method: 'GET' })).body.dump()
-    await load(pool, MEASURED)
-    counts = await (await pool.request({ path: '/__counts/stop', method: 'GET' })).body.json() as Allocations
-  } finally {
-    await pool.close()
-    await server.stop()
-  }
+  const counts = await countWindow<Allocations>('wsgi-mount', { path: '/hello', mode: 'allocations', warmUp: WARM_UP, measured: MEASURED, connections: CONNECTIONS })
   t.equal(counts.requests, MEASURED, 'the window held the measured requests')
   const perRequest = (bytes: number | undefined): number => (bytes ?? 0) / counts.requests
   const total = Object.values(counts.allocations.owners).reduce((sum, bytes) => sum + bytes, 0)
