@@ -1,6 +1,6 @@
 // The work every contender does, once as a WSGI app and once for the native routes, so the
 // scenarios compare transports, not work. Paths: /hello /legacy /64k /1m /file /async /echo /missing.
-import { writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 export const HELLO = 'Hello, World!'
@@ -21,9 +21,10 @@ export const BROWSER_HEADERS = {
   'sec-fetch-site': 'same-origin'
 }
 
-/** A 1 MiB file each server process writes once at start. */
+/** A 1 MiB file each process that loads this module writes once, and removes when it exits. */
 export const FILE = join(tmpdir(), `fastify-wsgi-bench-${process.pid}.bin`)
 writeFileSync(FILE, Buffer.alloc(1024 * 1024, 'f'))
+process.once('exit', () => rmSync(FILE, { force: true }))
 
 /** What the legacy scenario computes from a request: a few CGI keys, the query and a cookie. */
 export function legacyText (method, path, query, cookieHeader, userAgent) {

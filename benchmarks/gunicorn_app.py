@@ -1,5 +1,6 @@
 # The benchmark scenarios as a Python WSGI app, for the gunicorn contender of servers.mjs: the
 # bar the fastify-wsgi CLI is measured against (gunicorn's sync workers, as `gunicorn -w 2` runs).
+import atexit
 import os
 import re
 from urllib.parse import parse_qs
@@ -10,12 +11,14 @@ SMALL = b'a small chunk of text\n'
 FILE = '/tmp/fastify-wsgi-bench-gunicorn-%d.bin' % os.getpid()
 with open(FILE, 'wb') as f:
     f.write(b'f' * (1024 * 1024))
+# Each worker writes its own copy: it goes when the worker does.
+atexit.register(os.remove, FILE)
 
 
 def cluster_cpu_micros():
-    """utime + stime of the gunicorn master and its workers, in µs (Linux /proc)."""
+    """utime and stime of the gunicorn master and its workers, in µs (Linux /proc)."""
     master = os.getppid()
-    total = 0
+    user = system = 0
     for pid in os.listdir('/proc'):
         if not pid.isdigit():
             continue
@@ -25,8 +28,9 @@ def cluster_cpu_micros():
         except OSError:
             continue
         if int(pid) == master or int(fields[1]) == master:
-            total += (int(fields[11]) + int(fields[12])) * 10000
-    return total
+            user += int(fields[11]) * 10000
+            system += int(fields[12]) * 10000
+    return user, system
 
 
 def app(environ, start_response):
@@ -61,6 +65,6 @@ def app(environ, start_response):
         return [body]
     if path == '/__cpu':
         start_response('200 OK', [('Content-Type', 'application/json')])
-        return [('{"user":%d,"system":0}' % cluster_cpu_micros()).encode()]
+        return [('{"user":%d,"system":%d}' % cluster_cpu_micros()).encode()]
     start_response('404 Not Found', [('Content-Type', 'text/plain')])
     return [b'not found']

@@ -3,7 +3,7 @@
 // nghttp2-client), autocannon in this process otherwise. A C client costs a fraction of what
 // autocannon costs per request, so on a small machine it leaves the server to be the bottleneck.
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
@@ -46,6 +46,7 @@ done = function (summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
 `)
+process.once('exit', () => rmSync(WRK_SCRIPT, { force: true }))
 
 /**
  * One measured run of `seconds` against `url`; returns requests, req/s, latency (ms), MiB/s,

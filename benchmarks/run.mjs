@@ -43,8 +43,9 @@ const SCENARIOS = [
   { name: 'HTTP/2 hello', path: '/hello', h2: true, quick: true },
   { name: 'HTTP/2 1 MiB / 16 chunks', path: '/1m', h2: true }
 ]
-// gunicorn with two sync workers (Debian: apt-get install gunicorn) is the bar for the CLI.
-const CONTENDERS = ['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply', 'express', 'middie', 'node-http', 'cli-2-workers',
+// gunicorn with two sync workers (Debian: apt-get install gunicorn) is the bar for the CLI, and native
+// Fastify in two cluster workers what the CLI can reach on the same machine.
+const CONTENDERS = ['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply', 'express', 'middie', 'node-http', 'native-2-workers', 'cli-2-workers',
   ...(onPath('gunicorn') ? ['gunicorn-2-workers'] : [])]
 /** The contenders whose server process can profile itself (probe.mjs): the single-process Fastify ones. */
 const PROBED = new Set(['native', 'native-hijack', 'wsgi-mount', 'wsgi-onsend', 'wsgi-reply', 'express', 'middie'])
@@ -73,10 +74,10 @@ async function startContender (contender, h2) {
   return { ...server, slow: undefined }
 }
 
-/** The server's CPU time in µs. */
+/** The server's CPU time in µs, user (JavaScript, V8, libuv) and system (the kernel: syscalls, TCP). */
 async function cpuMicros (server) {
   const { user, system } = JSON.parse(await server.get('/__cpu'))
-  return user + system
+  return { user, system }
 }
 
 /** Samples a warmed-up process under load for V8's slow-process lottery (probe.mjs). */
@@ -95,11 +96,13 @@ function url (server, scenario) {
 async function measure (contender, server, scenario) {
   const cpuBefore = await cpuMicros(server)
   const result = await load({ url: url(server, scenario), scenario, seconds: duration, h2: scenario.h2 })
-  const cpu = await cpuMicros(server) - cpuBefore
+  const cpuAfter = await cpuMicros(server)
   if (result.errors > 0 || result.requests === 0) {
     throw new Error(`${contender} / ${scenario.name}: ${result.errors} errors or unexpected statuses in ${result.requests} requests`)
   }
-  return { ...result, cpuPerRequest: cpu / result.requests, clientCpuPerRequest: result.clientCpu / result.requests, slow: server.slow }
+  const user = (cpuAfter.user - cpuBefore.user) / result.requests
+  const system = (cpuAfter.system - cpuBefore.system) / result.requests
+  return { ...result, cpuPerRequest: user + system, userCpuPerRequest: user, systemCpuPerRequest: system, clientCpuPerRequest: result.clientCpu / result.requests, slow: server.slow }
 }
 
 /** The median over every cycle of every round of a contender's value relative to native's in the same cycle. */
@@ -135,12 +138,12 @@ function table (runs) {
       return samples.some((run) => run.slow === undefined) ? '–' : `${samples.filter((run) => run.slow).length}/${samples.length}`
     }
     lines.push(`### ${scenario.name} (${clientName(scenario, scenario.h2)}${scenario.h2 ? ' -c 20 -m 10' : ' -c 50'})`, '',
-      '| contender | req/s | × native | × native, healthy processes | slow processes | req/s range | p50 ms | p99 ms | MiB/s | server CPU µs/req | × native CPU | client CPU µs/req | notes |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+      '| contender | req/s | × native | × native, healthy processes | slow processes | req/s range | p50 ms | p99 ms | MiB/s | server CPU µs/req | user / system µs/req | × native CPU | × native user CPU | client CPU µs/req | notes |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for (const contender of names) {
       const clientBound = byContender[contender].filter((run) => run.clientCpuPerRequest > run.cpuPerRequest).length
       const notes = clientBound > 0 ? `client-bound in ${clientBound}/${byContender[contender].length} runs` : ''
-      lines.push(`| ${contender} | ${stats(contender, 'rps').toFixed(0)} | ${ratio(contender, 'rps')} | ${healthy(contender)} | ${slowCount(contender)} | ${range(contender)} | ${stats(contender, 'p50').toFixed(2)} | ${stats(contender, 'p99').toFixed(2)} | ${stats(contender, 'mibPerSecond').toFixed(1)} | ${stats(contender, 'cpuPerRequest').toFixed(1)} | ${ratio(contender, 'cpuPerRequest')} | ${stats(contender, 'clientCpuPerRequest').toFixed(1)} | ${notes} |`)
+      lines.push(`| ${contender} | ${stats(contender, 'rps').toFixed(0)} | ${ratio(contender, 'rps')} | ${healthy(contender)} | ${slowCount(contender)} | ${range(contender)} | ${stats(contender, 'p50').toFixed(2)} | ${stats(contender, 'p99').toFixed(2)} | ${stats(contender, 'mibPerSecond').toFixed(1)} | ${stats(contender, 'cpuPerRequest').toFixed(1)} | ${stats(contender, 'userCpuPerRequest').toFixed(1)} / ${stats(contender, 'systemCpuPerRequest').toFixed(1)} | ${ratio(contender, 'cpuPerRequest')} | ${ratio(contender, 'userCpuPerRequest')} | ${stats(contender, 'clientCpuPerRequest').toFixed(1)} | ${notes} |`)
     }
     lines.push('')
   }
@@ -185,7 +188,7 @@ process.stderr.write('\n')
 if (args.quick) {
   console.log(`bench --quick: ${contenders.length} contenders × ${scenarios.length} scenarios answered correctly`)
 } else {
-  const header = `${await machine()}. ${rounds} rounds, each with fresh server processes and, per scenario, ${warmup} s of warm-up then ${cycles} cycle${cycles > 1 ? 's' : ''} of ${duration} s runs taking turns (reversed every other round); medians over all runs, so each figure is a median over ${rounds * cycles} runs of ${rounds} processes. Clients: wrk -t1 (HTTP/1.1), h2load (HTTP/2), autocannon where neither applies, each in its own process, the servers each in theirs. "× native" is the median of the ratios to native within one cycle, over all processes; "× native, healthy processes" compares the medians over the processes V8's slow-process lottery spared (a CPU profile of each process under load: over ${SLOW_NEXT_TICK_SHARE * 100} % of its busy samples in process.nextTick itself marks a slow one; "–": a contender that cannot be sampled). "client-bound": the client used more CPU than the server in that run.`
+  const header = `${await machine()}. ${rounds} rounds, each with fresh server processes and, per scenario, ${warmup} s of warm-up then ${cycles} cycle${cycles > 1 ? 's' : ''} of ${duration} s runs taking turns (reversed every other round); medians over all runs, so each figure is a median over ${rounds * cycles} runs of ${rounds} processes. Clients: wrk -t1 (HTTP/1.1), h2load (HTTP/2), autocannon where neither applies, each in its own process, the servers each in theirs. "× native" is the median of the ratios to native within one cycle, over all processes; "× native, healthy processes" compares the medians over the processes V8's slow-process lottery spared (a CPU profile of each process under load: over ${SLOW_NEXT_TICK_SHARE * 100} % of its busy samples in process.nextTick itself marks a slow one; "–": a contender that cannot be sampled). "user / system": the server's CPU split into its own work (JavaScript, V8, libuv) and the kernel's (syscalls, TCP), which is the same for every contender writing the same bytes. "client-bound": the client used more CPU than the server in that run.`
   const body = `${header}\n\n${table(runs)}`
   console.log(body)
   // A narrowed run gets a section of its own: it must not replace the full run's tables.

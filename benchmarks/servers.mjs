@@ -1,17 +1,19 @@
 // One benchmark server per process: `node servers.mjs <contender>` prints `READY <port>`.
 // Every contender serves the same scenarios (see apps.mjs), also under the /app prefix (a mount
-// there, for the mounts); /__cpu reports process.cpuUsage(). BENCH_H2=1: the Fastify contenders
-// speak HTTP/2 without TLS (h2c), as h2load does.
+// there, for the mounts); /__cpu reports the CPU time used (the whole cluster's, for the clustered
+// contenders). BENCH_H2=1: the Fastify contenders speak HTTP/2 without TLS (h2c), as h2load does.
 import { spawn } from 'node:child_process'
+import cluster from 'node:cluster'
 import http from 'node:http'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
 import Fastify from 'fastify'
 import fastifyWsgi from 'fastify-wsgi'
-import { createReadStream, rmSync } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { BLOCK_64K, FILE, HELLO, hundredSmall, legacyText, oneMebibyte, wsgiApp } from './apps.mjs'
 import { addProbe } from './probe.mjs'
+import { clusterCpu } from './cluster-cpu.mjs'
 
 const contender = process.argv[2]
 
@@ -103,6 +105,31 @@ function listenCli (workers) {
   })
 }
 
+/**
+ * Native Fastify routes in `workers` node:cluster workers, as the CLI's --workers runs its mounts:
+ * on a small machine, what the CLI's figure can be held against. Workers listening on port 0 share
+ * the port the primary picks; each answers /__cpu for the whole cluster.
+ */
+async function listenNativeCluster (workers) {
+  if (cluster.isWorker) {
+    const fastify = Fastify({ logger: false })
+    fastify.get('/__cpu', async () => clusterCpu())
+    nativeRoutes(fastify)
+    await fastify.listen({ port: 0, host: '127.0.0.1' })
+    return fastify.server.address().port
+  }
+  const listening = []
+  for (let i = 0; i < workers; i++) {
+    const worker = cluster.fork()
+    listening.push(new Promise((resolve, reject) => {
+      worker.once('listening', (address) => resolve(address.port))
+      worker.once('exit', (code) => reject(new Error(`a native-${workers}-workers worker exited with code ${code}`)))
+    }))
+  }
+  const [port] = await Promise.all(listening)
+  return port
+}
+
 /** A free port on 127.0.0.1, for servers that cannot report the one they bound. */
 function freePort () {
   return new Promise((resolve) => {
@@ -162,6 +189,7 @@ const contenders = {
     await fastify.register(fastifyMiddie)
     fastify.use((req, res, next) => { req.url.startsWith('/__') ? next() : rawHandler(req, res) })
   }),
+  'native-2-workers': () => listenNativeCluster(2),
   'cli-1-worker': () => listenCli(1),
   'cli-2-workers': () => listenCli(2),
   'gunicorn-2-workers': () => listenGunicorn(2),
@@ -182,8 +210,9 @@ if (!(contender in contenders)) {
   process.exit(2)
 }
 const port = await contenders[contender]()
-process.once('SIGTERM', () => {
-  rmSync(FILE, { force: true })
-  process.exit(0)
-})
-process.stdout.write(`READY ${port}\n`)
+// A cluster worker only serves: its primary speaks for the contender, and the workers exit with it.
+if (cluster.isPrimary) {
+  // Exiting, not killed: apps.mjs removes its file on exit.
+  process.once('SIGTERM', () => process.exit(0))
+  process.stdout.write(`READY ${port}\n`)
+}
