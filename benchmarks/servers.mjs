@@ -69,13 +69,10 @@ async function rawHandler (req, res) {
   }
 }
 
-function cpuRoute (fastify) {
-  fastify.get('/__cpu', async () => process.cpuUsage())
-}
-
-async function listenFastify (build) {
+/** A Fastify contender listening; `cpuUsage` is what its /__cpu reports (a cluster's worker sums the cluster). */
+async function listenFastify (build, cpuUsage = () => process.cpuUsage()) {
   const fastify = Fastify({ logger: false, http2: process.env.BENCH_H2 === '1' })
-  cpuRoute(fastify)
+  fastify.get('/__cpu', async () => cpuUsage())
   // bench:counts and the promotion test read per-request counts from inside the server.
   if (process.env.BENCH_PROBE === '1') addProbe(fastify)
   await build(fastify)
@@ -111,13 +108,7 @@ function listenCli (workers) {
  * the port the primary picks; each answers /__cpu for the whole cluster.
  */
 async function listenNativeCluster (workers) {
-  if (cluster.isWorker) {
-    const fastify = Fastify({ logger: false })
-    fastify.get('/__cpu', async () => clusterCpu())
-    nativeRoutes(fastify)
-    await fastify.listen({ port: 0, host: '127.0.0.1' })
-    return fastify.server.address().port
-  }
+  if (cluster.isWorker) return listenFastify(nativeRoutes, clusterCpu)
   const listening = []
   for (let i = 0; i < workers; i++) {
     const worker = cluster.fork()
