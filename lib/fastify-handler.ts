@@ -40,6 +40,16 @@ function destroySocket (socket: Socket): void {
   socket.destroy()
 }
 
+/** Half-closes once what was written is out; a client that stops reading is cut off after a grace period. */
+function closeSocketSoon (socket: Socket): void {
+  socket.destroySoon()
+  setTimeout(destroySocket, ABORT_GRACE_MS, socket).unref()
+}
+
+function resetSocket (socket: Socket): void {
+  socket.resetAndDestroy()
+}
+
 /**
  * Runs after Node's own 'finish' step, which hands the connection to the
  * response of a request pipelined behind this one, if any: that one is
@@ -245,12 +255,11 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     }
     // A body framed by neither Content-Length nor chunks (HTTP/1.0) ends with the connection, so a
     // clean close would read as complete: the connection is reset instead, and the client sees an error.
-    if (this.headersSent && !this.discardBody && this.closeDelimited()) {
-      socket.resetAndDestroy()
-      return
-    }
-    socket.destroySoon()
-    setTimeout(destroySocket, ABORT_GRACE_MS, socket).unref()
+    const cut = this.headersSent && !this.discardBody && this.closeDelimited() ? resetSocket : closeSocketSoon
+    // Node 24+ keeps a tick's chunked writes in the response itself until its own process.nextTick
+    // flush: ending the socket now would drop them (and the late flush would then fail as a write
+    // after end, cutting at once). The cut waits for that flush, so what was written goes out first.
+    process.nextTick(cut, socket)
   }
 
   /** Whether the response that went out is framed only by the connection's end. */

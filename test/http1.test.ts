@@ -3,7 +3,7 @@ import { test } from 'tap'
 import { connect } from 'node:net'
 import { request, Client } from 'undici'
 import type { WsgiApp } from '../lib/index.js'
-import { listenWithMount, parseHead, rawExchange } from './helpers/server.js'
+import { decodeChunked, listenWithMount, parseHead, rawExchange } from './helpers/server.js'
 
 const oneChunk: WsgiApp = (environ, startResponse) => {
   startResponse('200 OK', [['Content-Type', 'text/plain']])
@@ -51,7 +51,11 @@ test('D5: HTTP/1.1 frames a body of unknown length as chunked', async (t) => {
   const { text } = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
   const { headers, body } = parseHead(text)
   t.equal(headers['transfer-encoding'], 'chunked')
-  t.equal(body, '7\r\nfirst, \r\n8\r\nsecond, \r\n5\r\nthird\r\n0\r\n\r\n')
+  // Node 24+ frames the writes of one tick as one chunk: the chunk boundaries are Node's, the bytes and the last chunk are ours.
+  const { chunks, ended } = decodeChunked(body)
+  t.equal(chunks.join(''), 'first, second, third')
+  t.ok(chunks.every((chunk) => chunk.length > 0), 'no empty chunk before the last')
+  t.ok(ended, 'the body ends with the 0-length last chunk')
 })
 
 test('keep-alive: several requests on one connection, and two pipelined in one write, all answered in order', async (t) => {
@@ -116,14 +120,24 @@ test('D9: a 1xx final status becomes a 500 before any byte, never an interim res
   t.match(logs.find((record) => record.level === 50)?.err?.message, 'Invalid status "102 Processing": a 1xx status is informational')
 })
 
-/** Sends a raw request and tells how the connection ended: a clean close ('end') or an error code. */
+/**
+ * Sends a raw request and tells how the connection ended: a clean close ('end') or an error code.
+ * Node 20 and 22 report a reset that arrives right behind the last bytes as a clean end (their
+ * libuv takes a short read seen with the peer's hang-up for end of stream), so an end is checked by
+ * writing: to a half-closed connection the write goes through, to a reset one it fails.
+ */
 function howItEnds (port: number, requestText: string): Promise<{ text: string, ending: string }> {
   return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' })
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
     let text = ''
     socket.write(requestText)
     socket.on('data', (chunk) => { text += chunk.toString('latin1') })
-    socket.on('end', () => { socket.destroy(); resolve({ text, ending: 'end' }) })
+    socket.on('end', () => {
+      socket.write('probe', (err?: NodeJS.ErrnoException | null) => {
+        socket.destroy()
+        resolve({ text, ending: err?.code ?? 'end' })
+      })
+    })
     socket.on('error', (err: NodeJS.ErrnoException) => resolve({ text, ending: err.code ?? 'error' }))
   })
 }
@@ -140,6 +154,7 @@ for (const onSendHooks of [false, true]) {
     })
     const { text, ending } = await howItEnds(port, 'GET / HTTP/1.0\r\n\r\n')
     t.equal(ending, 'ECONNRESET', 'the client sees an error')
+    t.match(text, /\r\n\r\npartial$/, 'what was written arrives before the reset')
     t.notMatch(text, /Content-Length|Transfer-Encoding/i, 'close-delimited: the close is the only framing')
     t.match(logs.find((record) => record.level === 50)?.err?.message, 'failed midway')
     const framed = await howItEnds(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')

@@ -99,6 +99,21 @@ export function parseHead (text: string): { statusLine: string, headers: Record<
   return { statusLine, headers, body: text.slice(end + 4) }
 }
 
+/** Decodes a chunked body (latin-1 text): its chunks, and whether the 0-length last chunk closed it. */
+export function decodeChunked (body: string): { chunks: string[], ended: boolean } {
+  const chunks: string[] = []
+  let at = 0
+  while (at < body.length) {
+    const lineEnd = body.indexOf('\r\n', at)
+    if (lineEnd === -1) break
+    const size = parseInt(body.slice(at, lineEnd), 16)
+    if (size === 0) return { chunks, ended: body.slice(lineEnd) === '\r\n\r\n' }
+    chunks.push(body.slice(lineEnd + 2, lineEnd + 2 + size))
+    at = lineEnd + 2 + size + 2
+  }
+  return { chunks, ended: false }
+}
+
 /** Polls `condition` every few milliseconds until it holds or `timeoutMs` pass. */
 export async function waitFor (condition: () => boolean, timeoutMs = 1000): Promise<void> {
   const deadline = Date.now() + timeoutMs
