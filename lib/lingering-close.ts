@@ -16,6 +16,9 @@ export interface LingeringSettings {
  */
 export const DRAIN_LIMIT = 64 * 1024
 
+/** The defaults of the plugin's lingeringTime and lingeringLimit options. */
+export const DEFAULT_LINGERING: Readonly<LingeringSettings> = { lingeringTime: 2000, lingeringLimit: 16 * 1024 * 1024 }
+
 const closeAtOnce = Socket.prototype.destroySoon
 
 /**
@@ -52,6 +55,12 @@ export function closesBeforeBodyEnd (req: IncomingMessage, received: number, set
 function lingerOnClose (socket: Socket, settings: LingeringSettings): void {
   if (socket.destroySoon !== closeAtOnce || settings.lingeringTime === 0 || settings.lingeringLimit === 0) return
   socket.destroySoon = linger.bind(socket, settings)
+}
+
+/** Closes the connection now, lingering (or at once when a setting is 0); a close already under way goes on. */
+export function lingeringClose (socket: Socket, settings: LingeringSettings): void {
+  if (socket.destroySoon === closeAtOnce && settings.lingeringTime !== 0 && settings.lingeringLimit !== 0) linger.call(socket, settings)
+  else socket.destroySoon()
 }
 
 function linger (this: Socket, settings: LingeringSettings): void {

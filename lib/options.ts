@@ -6,6 +6,7 @@ import { describeValue } from './response-checks.js'
 import { FST_WSGI_INVALID_OPTION } from './errors.js'
 import { VERSION } from './version.js'
 import type { ServerLifecycle } from './lifecycle.js'
+import { DEFAULT_LINGERING } from './lingering-close.js'
 
 /** Options that shape how an app is run; accepted at registration and per reply.wsgi call. */
 export interface WsgiRunOptions {
@@ -165,8 +166,7 @@ export function defaultSettings (bodyLimit: number, lifecycle: ServerLifecycle):
     validate: false,
     onSendHooks: false,
     signal: false,
-    lingeringTime: 2000,
-    lingeringLimit: 16 * 1024 * 1024,
+    ...DEFAULT_LINGERING,
     fileWrapper,
     lifecycle
   }

@@ -8,6 +8,7 @@ import { fastifyWsgi } from './index.js'
 import { invalid, PLUGIN_ONLY_OPTIONS, type FastifyWsgiOptions, type WsgiRunOptions } from './options.js'
 import { serverLifecycle } from './lifecycle.js'
 import { FST_WSGI_FASTIFY_VERSION } from './errors.js'
+import { wsgiClientErrorHandler } from './client-error.js'
 
 /** Options of `makeServer`: where to listen, how long a shutdown waits, and the plugin's and Fastify's options. */
 export interface ServeOptions extends WsgiRunOptions {
@@ -64,7 +65,8 @@ export async function serveApp (app: unknown, options: MakeServerOptions): Promi
   // A request that still arrives once close() began (a connection accepted just before the
   // listening socket closed, or a request pipelined behind a response in flight) is served,
   // with Connection: close, rather than refused with 503: a graceful reload drops nothing.
-  const fastifyOptions: Record<string, unknown> = { logController: createAccessLog(), return503OnClosing: false }
+  // A request refused by Node's parser gets wsgiref's statuses (414 for an over-long request line), readable by a client still sending.
+  const fastifyOptions: Record<string, unknown> = { logController: createAccessLog(), return503OnClosing: false, clientErrorHandler: wsgiClientErrorHandler }
   for (const [key, value] of Object.entries(rest)) {
     // The plugin's options go to the plugin; every other key is Fastify's (bodyLimit too: the plugin's default follows it).
     if (PLUGIN_ONLY_OPTIONS.has(key)) wsgiOptions[key] = value

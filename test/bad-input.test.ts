@@ -3,8 +3,9 @@
 // run, and, when it runs, what it must see in the environ; after each row a good request on a new
 // connection must still get 200. Rows carry their reason (`why`), so the table is its own
 // documentation. Who decides first:
-//   - llhttp (Node's parser) refuses request smuggling framings and malformed header lines with
-//     400 and oversized heads with 431, before Fastify or the app see anything;
+//   - llhttp (Node's parser) refuses request smuggling framings and malformed header lines, and
+//     oversized heads, before Fastify or the app see anything; the servers here answer those as
+//     makeServer does, with wsgiClientErrorHandler (400; 414 for a request line, 431 for headers);
 //   - Fastify's router refuses URLs it cannot decode (400 FST_ERR_BAD_URL) and unrouted methods (404);
 //   - fastify-wsgi refuses what would make the environ ambiguous (400 FST_WSGI_BAD_REQUEST) and
 //     drops header names with `_`.
@@ -12,7 +13,7 @@
 // outcomes (dropUnderscoreHeaders: false, wsgiRewriteUrl) are tested there too.
 import { test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import fastifyWsgi, { type WsgiApp } from '../lib/index.js'
+import fastifyWsgi, { wsgiClientErrorHandler, type WsgiApp } from '../lib/index.js'
 import { createServer, parseHead, rawExchange } from './helpers/server.js'
 
 interface Row {
@@ -104,10 +105,10 @@ const rows: Row[] = [
     appRuns: false
   },
   {
-    name: 'an over-long request line is refused with 431 (test_wsgiref test_request_length)',
-    why: 'Node counts the URL into its header limit',
+    name: 'an over-long request line is refused with 414 (test_wsgiref test_request_length)',
+    why: 'Node counts the request line into its head limit; wsgiClientErrorHandler answers as wsgiref does, while the client is still sending',
     request: get(`/m/${'x'.repeat(70 * 1024)}`),
-    status: 431,
+    status: 414,
     appRuns: false
   },
   {
@@ -376,13 +377,14 @@ async function listen (fastify: FastifyInstance): Promise<number> {
 
 test('the bad-input matrix: status, whether the app ran, what it saw, and a server that goes on', async (t) => {
   const calls = { count: 0 }
-  const plain = createServer(t).fastify
+  const options = { clientErrorHandler: wsgiClientErrorHandler }
+  const plain = createServer(t, options).fastify
   await plain.register(fastifyWsgi, { prefix: '/m', app: environApp(calls), validate: true })
-  const dav = createServer(t).fastify
+  const dav = createServer(t, options).fastify
   dav.addHttpMethod('PROPFIND', { hasBody: true })
   dav.addHttpMethod('PURGE')
   await dav.register(fastifyWsgi, { prefix: '/m', app: environApp(calls), validate: true })
-  const root = createServer(t).fastify
+  const root = createServer(t, options).fastify
   await root.register(fastifyWsgi, { app: environApp(calls), validate: true })
   const ports = { default: await listen(plain), dav: await listen(dav), root: await listen(root) }
 

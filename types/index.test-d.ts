@@ -10,6 +10,7 @@ import fastifyWsgi, {
   makeServer,
   validator,
   wsgiRewriteUrl,
+  wsgiClientErrorHandler,
   WsgiValidationError,
   type Environ,
   type MakeServerOptions,
@@ -120,6 +121,7 @@ headers.addCookie('sid', 'abc', { Path: '/', HttpOnly: true, Max_Age: 3600, Secu
 expectError(headers.addCookie('sid', 'abc', { HttpOnly: false }))
 expectType<string | null>(shiftPathInfo({ SCRIPT_NAME: '', PATH_INFO: '/a' }))
 Fastify({ rewriteUrl: wsgiRewriteUrl })
+Fastify({ clientErrorHandler: wsgiClientErrorHandler })
 
 // validator keeps the app's input mode; the validate option is a boolean
 expectType<WsgiApp>(validator(hello))
