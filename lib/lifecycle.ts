@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { EventEmitter } from 'node:events'
+import type { Server } from 'node:http'
 import type { Http2Session } from 'node:http2'
+import type { Socket } from 'node:net'
 
 /**
  * What fastify.close() leaves to us (Fastify 5 on Node < 24). It refuses new
@@ -35,6 +37,7 @@ export function serverLifecycle (fastify: FastifyInstance): ServerLifecycle {
     lifecycle.sessions.add(session)
     session.once('close', () => lifecycle.sessions.delete(session))
   })
+  if ('closeIdleConnections' in fastify.server) spareFreshConnections(fastify.server as Server)
   fastify.addHook('preClose', function closeGracefully (done) {
     lifecycle.closing = true
     for (const session of lifecycle.sessions) session.close()
@@ -53,4 +56,46 @@ export function trackResponse (lifecycle: ServerLifecycle, pending: void | Promi
   running.add(pending)
   pending.then(() => running.delete(pending))
   return pending
+}
+
+/** How long a connection accepted just before close() has to start its first request. */
+const FIRST_REQUEST_GRACE_MS = 1000
+
+/**
+ * Node's server.close() destroys every connection without a request under
+ * way (closeIdleConnections). Since Node 26 that includes a connection just
+ * accepted whose first request is still on its way (20 to 24 leave such a
+ * connection open, however long it then sends nothing): its client, which
+ * sent the request, gets a reset or a hang-up, and under load a CLI worker
+ * stopping for a reload drops requests. On every Node, such a fresh connection
+ * (nothing read from it yet) has FIRST_REQUEST_GRACE_MS to start a request,
+ * which is then answered with `Connection: close`; one that sends nothing is
+ * destroyed then.
+ */
+function spareFreshConnections (server: Server): void {
+  const open = new Set<Socket>()
+  server.on('connection', (socket: Socket) => {
+    open.add(socket)
+    socket.once('close', () => open.delete(socket))
+  })
+  const closeIdleConnections = server.closeIdleConnections
+  server.closeIdleConnections = function closeIdleButFreshConnections (this: Server) {
+    const fresh = [...open].filter((socket) => socket.bytesRead === 0 && !socket.destroyed)
+    for (const socket of fresh) socket.destroy = keepOpen
+    try {
+      closeIdleConnections.call(this)
+    } finally {
+      // Back to Socket.prototype.destroy.
+      for (const socket of fresh) delete (socket as Partial<Socket>).destroy
+    }
+    for (const socket of fresh) setTimeout(destroyIfNothingRead, FIRST_REQUEST_GRACE_MS, socket).unref()
+  }
+}
+
+function keepOpen (this: Socket): Socket {
+  return this
+}
+
+function destroyIfNothingRead (socket: Socket): void {
+  if (socket.bytesRead === 0) socket.destroy()
 }

@@ -11,6 +11,11 @@ const bounded = { timeout: 10_000 }
 
 const CHUNKED_END = '0\r\n\r\n'
 
+const oneChunkApp: WsgiApp = (_environ, startResponse) => {
+  startResponse('200 OK', [['Content-Type', 'text/plain']])
+  return ['answered']
+}
+
 for (const how of ['mount', 'reply.wsgi'] as const) {
   test(`close() lets a streamed response on a keep-alive connection finish, then closes the connection and resolves (${how})`, bounded, async (t) => {
     const closed: string[] = []
@@ -141,4 +146,37 @@ test('close(): a request pipelined behind a response in flight is answered 503 w
   t.match(second, /^HTTP\/1\.1 503 Service Unavailable\r\n/, 'Fastify refuses the second (return503OnClosing)')
   t.match(second, /\r\nconnection: close\r\n/i)
   t.same(closed, ['/first'], 'the app ran for the first request only')
+})
+
+test('close(): a connection accepted just before it gets its first request answered, not reset', bounded, async (t) => {
+  const { fastify } = createServer(t, { return503OnClosing: false })
+  await fastify.register(fastifyWsgi, { app: oneChunkApp, validate: true })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const port = (fastify.server.address() as AddressInfo).port
+  const accepted = new Promise((resolve) => fastify.server.once('connection', resolve))
+  const connection = openConnection(t, port)
+  await accepted
+  const closing = fastify.close()
+  // The request arrives after close() began, as one sent just behind the connection's handshake does.
+  connection.socket.write('GET /late HTTP/1.1\r\nHost: x\r\n\r\n')
+  await connection.closed
+  t.match(connection.text(), /^HTTP\/1\.1 200 OK\r\n/)
+  t.match(connection.text(), /connection: close/i, 'closed after its answer')
+  await closing
+})
+
+test('close(): a connection that sends nothing is closed after a short grace, and close() resolves', bounded, async (t) => {
+  const { fastify } = createServer(t)
+  await fastify.register(fastifyWsgi, { app: oneChunkApp, validate: true })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const port = (fastify.server.address() as AddressInfo).port
+  const accepted = new Promise((resolve) => fastify.server.once('connection', resolve))
+  const connection = openConnection(t, port)
+  await accepted
+  const started = Date.now()
+  await fastify.close()
+  await connection.closed
+  const elapsed = Date.now() - started
+  t.ok(elapsed >= 900 && elapsed < 3000, `closed after ${elapsed} ms`)
+  t.equal(connection.text(), '', 'nothing was answered')
 })
