@@ -35,6 +35,9 @@ export const FST_WSGI_INVALID_BODY = createError<[string]>(
   'FST_WSGI_INVALID_BODY', 'The app must return an iterable or async iterable of chunks, got %s', 500, TypeError)
 export const FST_WSGI_APP_THREW_NON_ERROR = createError<[string]>(
   'FST_WSGI_APP_THREW_NON_ERROR', 'The app threw a non-Error value: %s', 500)
+/** What Fastify's own error handler is given instead of the app's error, whose text stays private (the app's error is its cause). */
+export const FST_WSGI_APP_FAILED = createError(
+  'FST_WSGI_APP_FAILED', 'The WSGI app failed', 500)
 
 // The request cannot be handed to the app.
 export const FST_WSGI_BAD_REQUEST = createError<[string]>(

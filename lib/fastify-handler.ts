@@ -10,8 +10,8 @@ import { buildEnviron, type EnvironSettings } from './environ.js'
 import { BufferedInput, UnavailableInput, readBody } from './input.js'
 import { StreamInput } from './stream-input.js'
 import { addHookHeaders, groupRepeatedNames, headerObject, holdsHeaders, hookHeaders } from './response-headers.js'
-import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
-import { replyHasNoSerializer, routeHasNoOnSendHooks } from './fastify-internals.js'
+import { FST_WSGI_APP_FAILED, FST_WSGI_BODY_TOO_LARGE } from './errors.js'
+import { replyHasNoSerializer, routeHasNoOnSendHooks, usesFastifyErrorPage } from './fastify-internals.js'
 import { ErrorStream } from './error-stream.js'
 import { responseGone } from './extensions.js'
 import { trackResponse, type ServerLifecycle } from './lifecycle.js'
@@ -279,11 +279,26 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
     this.request.log.debug({ err }, 'The client went away before the WSGI response was complete')
   }
 
-  /** Before any header was sent, the error goes to Fastify's error handler (setErrorHandler applies). */
+  /**
+   * Before any header was sent: a setErrorHandler of the user's (or a route's
+   * errorHandler) gets the app's own error and decides the answer. Fastify's
+   * default handler would put the error's message in its 500 body, and legacy
+   * apps put secrets, SQL and paths in theirs: under it, the answer is
+   * wsgiref's fixed page instead (error_status, error_headers, error_body),
+   * and the error is logged here, once, with the request id.
+   */
   protected errorOutput (err: Error): void {
     this.errors.flush()
-    if (this.mustCloseConnection()) this.reply.header('connection', 'close')
-    this.reply.send(err)
+    const reply = this.reply
+    if (this.mustCloseConnection()) reply.header('connection', 'close')
+    if (usesFastifyErrorPage(this.request)) {
+      this.logException(err, 'The WSGI app failed')
+      reply.code(Number(this.errorStatus.slice(0, 3)))
+      for (const [name, value] of this.errorHeaders) reply.header(name, value)
+      reply.send(this.errorBody)
+    } else {
+      reply.send(err)
+    }
     this.streamInput?.discardRest()
   }
 }
@@ -330,7 +345,8 @@ class FastifySendHandler extends FastifyHandler {
    * The body stream may fail before Fastify wrote a byte of it (its onSend
    * hooks still running, or the first chunk not yet piped). Then the error
    * goes where an error before headers goes: Fastify's error handler answers
-   * (and logs it), without the app's status and headers.
+   * (and logs it), without the app's status and headers; its default handler,
+   * which shows the message, gets FST_WSGI_APP_FAILED instead.
    */
   protected handleError (thrown: unknown): void {
     const body = this.body
@@ -344,7 +360,8 @@ class FastifySendHandler extends FastifyHandler {
     for (let i = 0; i < staged.length; i += 2) this.reply.removeHeader(staged[i] as string)
     this.reply.code(500)
     if (this.http1) this.res.statusMessage = ''
-    body.destroy(thrown)
+    // Fastify's default handler would show the message: it gets a fixed error, the app's as its cause (logged with it).
+    body.destroy(usesFastifyErrorPage(this.request) ? new FST_WSGI_APP_FAILED({ cause: thrown }) : thrown)
   }
 
   /** Fastify framed the response (an onSend hook may have dropped a Content-Length): ask the response itself. */

@@ -30,3 +30,14 @@ export function routeHasNoOnSendHooks (request: FastifyRequest): boolean {
 export function replyHasNoSerializer (reply: FastifyReply): boolean {
   return replySerializer(reply) === null
 }
+
+/**
+ * Whether the request's route answers errors with Fastify's default handler,
+ * whose 500 body carries the error's message: neither the route's own
+ * errorHandler nor a setErrorHandler of its scope. The route context holds
+ * the route's; the instance's public getter tells the scope's when it is not found.
+ */
+export function usesFastifyErrorPage (request: FastifyRequest): boolean {
+  const handler = (routeContext(request) as { errorHandler?: { func?: unknown } } | undefined)?.errorHandler?.func ?? request.server.errorHandler
+  return typeof handler === 'function' && handler.name === 'defaultErrorHandler'
+}

@@ -27,7 +27,7 @@ const DISCONNECT_CODES = new Set([
 ])
 
 /** One list for every handler, as wsgiref's class attribute; frozen, so a subclass assigns its own. */
-const ERROR_HEADERS: readonly ResponseHeader[] = Object.freeze([Object.freeze(['Content-Type', 'text/plain; charset=utf-8'])]) as readonly ResponseHeader[]
+const ERROR_HEADERS: readonly ResponseHeader[] = Object.freeze([Object.freeze(['Content-Type', 'text/plain'])]) as readonly ResponseHeader[]
 
 let cachedDateSecond = -1
 let cachedDate = ''
