@@ -4,7 +4,7 @@
 // on every supported Node (a plain close with unread input would reset the connection).
 import { test, type Test } from 'tap'
 import { Socket, connect } from 'node:net'
-import { makeServer, wsgiClientErrorHandler, type WsgiApp } from '../lib/index.js'
+import fastifyWsgi, { makeServer, wsgiClientErrorHandler, type StreamingWsgiApp, type WsgiApp } from '../lib/index.js'
 import { createServer, parseHead, rawExchange } from './helpers/server.js'
 
 const hello: WsgiApp = (_environ, startResponse) => {
@@ -87,4 +87,44 @@ test('a connection already destroyed gets no answer and nothing throws', async (
   socket.destroy()
   t.doesNotThrow(() => wsgiClientErrorHandler.call(fastify, Object.assign(new Error('reset'), { code: 'ECONNRESET' }), socket))
   t.doesNotThrow(() => wsgiClientErrorHandler.call(fastify, new Error('late'), socket))
+})
+
+test('a request whose response already started when its body turned out malformed: the connection is cut', async (t) => {
+  const { fastify } = createServer(t, { clientErrorHandler: wsgiClientErrorHandler })
+  const startsBeforeReading: StreamingWsgiApp = (environ, startResponse) => {
+    startResponse('200 OK', [['Content-Type', 'text/plain']])
+    return (async function * () {
+      yield 'started'
+      yield await environ['wsgi.input'].read()
+    })()
+  }
+  await fastify.register(fastifyWsgi, { input: 'stream', app: startsBeforeReading })
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = fastify.server.address() as { port: number }
+  const socket = connect({ port, host: '127.0.0.1' })
+  let text = ''
+  socket.setEncoding('latin1')
+  socket.on('data', (chunk: string) => {
+    text += chunk
+    // Once the response started, the body goes on with a chunk size that is not hex.
+    if (text.includes('started')) socket.write('zz\r\n')
+  })
+  socket.write('POST /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')
+  await new Promise((resolve) => { socket.on('close', resolve); socket.on('error', () => {}) })
+  t.match(text, /^HTTP\/1\.1 200 OK\r\n/)
+  t.notMatch(text, /400 Bad Request/, 'no second status line inside the started response')
+})
+
+test('an error without the parser\'s packet is answered 431 for an overflow, and a socket no longer writable is destroyed', async (t) => {
+  const { fastify } = createServer(t)
+  const { Duplex } = await import('node:stream')
+  const written: string[] = []
+  const fake = new Duplex({ read () {}, write (chunk, _encoding, callback) { written.push(String(chunk)); callback() } }) as unknown as Socket
+  Object.assign(fake, { destroySoon: () => fake.destroy() })
+  wsgiClientErrorHandler.call(fastify, Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW' }), fake)
+  t.match(written.join(''), /^HTTP\/1\.1 431 /)
+  const ended = new Socket()
+  ended.end()
+  wsgiClientErrorHandler.call(fastify, Object.assign(new Error('Parse Error'), { code: 'HPE_INVALID_METHOD' }), ended)
+  t.ok(ended.destroyed, 'nothing could be written: destroyed')
 })
