@@ -38,8 +38,8 @@ export interface OtherTarget {
   target: RequestTarget
 }
 
-// `OPTIONS *` asks about the server, not a resource: no path (CGI's PATH_INFO is empty or starts with `/`).
-const ASTERISK_FORM: OtherTarget = { authority: '', target: { path: '', query: '', uri: '*' } }
+// `OPTIONS *` asks about the server, not a resource: PATH_INFO is '*', as wsgiref's and gunicorn's servers give it.
+const ASTERISK_FORM: OtherTarget = { authority: '', target: { path: '*', query: '', uri: '*' } }
 // RFC 3986 §3.1: the scheme of an absolute URI.
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/
 // RFC 3986 §3.2.2-3: a non-empty reg-name or an IP literal, then an optional port. No userinfo: a

@@ -33,6 +33,11 @@ function isFileHandle (filelike: unknown): filelike is FileHandle {
 
 const fstatAsync = promisify(fstat)
 
+function syncFileLike (filelike: SyncFileLike | AsyncFileLike | null): SyncFileLike {
+  if (!isSyncFileLike(filelike)) throw new TypeError('This FileWrapper reads a stream or a file: iterate it with for await')
+  return filelike
+}
+
 /**
  * `wsgi.file_wrapper` (wsgiref.util.FileWrapper, checklist E1): a body that
  * reads a file-like object in blocks and forwards `close()` to it. It takes a
@@ -40,7 +45,7 @@ const fstatAsync = promisify(fstat)
  * Content-Length from its size), a readable stream, or a Python-style object
  * with a synchronous `read(size)`.
  */
-export class FileWrapper implements Iterable<Chunk>, AsyncIterable<Chunk> {
+export class FileWrapper implements Iterator<Chunk, undefined>, Iterable<Chunk>, AsyncIterable<Chunk> {
   readonly filelike: SyncFileLike | AsyncFileLike | null
   /** The file on disk, when there is one: what the transport may send by its fast path. */
   readonly file: FileSource | null
@@ -82,12 +87,16 @@ export class FileWrapper implements Iterable<Chunk>, AsyncIterable<Chunk> {
     return this.stream
   }
 
-  * [Symbol.iterator] (): Iterator<Chunk> {
-    const filelike = this.filelike
-    if (!isSyncFileLike(filelike)) throw new TypeError('This FileWrapper reads a stream or a file: iterate it with for await')
-    for (let block = filelike.read(this.blockSize); block.length > 0; block = filelike.read(this.blockSize)) {
-      yield block
-    }
+  /** Its own iterator, as CPython's (`iter(wrapper) is wrapper`): each next() reads one block. */
+  [Symbol.iterator] (): this {
+    syncFileLike(this.filelike)
+    return this
+  }
+
+  /** The next block of a Python-style file; done once its read() returns nothing. */
+  next (): IteratorResult<Chunk, undefined> {
+    const block = syncFileLike(this.filelike).read(this.blockSize)
+    return block.length > 0 ? { value: block, done: false } : { value: undefined, done: true }
   }
 
   [Symbol.asyncIterator] (): AsyncIterator<Chunk> {

@@ -131,6 +131,11 @@ export class Headers implements Iterable<ResponseHeader> {
     this.list.push(['Set-Cookie', cookie])
   }
 
+  /** A copy of the `[name, value]` list (wsgiref's items()): changing it leaves the headers as they are. */
+  items (): ResponseHeader[] {
+    return this.list.map(([key, value]) => [key, value])
+  }
+
   keys (): string[] {
     return this.list.map(([key]) => key)
   }

@@ -126,25 +126,31 @@ function normalizeAbsolutePath (path: string): string {
 
 /**
  * Fills in the environ keys a WSGI app needs, for tests that call apps
- * directly (wsgiref.util.setup_testing_defaults): keys already set are kept.
+ * directly (wsgiref.util.setup_testing_defaults, which uses dict.setdefault):
+ * a key that is set is kept, whatever its value, `null` included (Python's
+ * None); a key that is missing or `undefined` gets its default.
  */
 export function setupTestingDefaults (environ: Record<string, unknown>): void {
-  environ.SERVER_NAME ??= '127.0.0.1'
-  environ.SERVER_PROTOCOL ??= 'HTTP/1.0'
-  environ.HTTP_HOST ??= environ.SERVER_NAME
-  environ.REQUEST_METHOD ??= 'GET'
+  setDefault(environ, 'SERVER_NAME', '127.0.0.1')
+  setDefault(environ, 'SERVER_PROTOCOL', 'HTTP/1.0')
+  setDefault(environ, 'HTTP_HOST', environ.SERVER_NAME)
+  setDefault(environ, 'REQUEST_METHOD', 'GET')
   if (environ.SCRIPT_NAME === undefined && environ.PATH_INFO === undefined) {
     environ.SCRIPT_NAME = ''
     environ.PATH_INFO = '/'
   }
-  environ['wsgi.version'] ??= WSGI_VERSION
-  environ['wsgi.run_once'] ??= false
-  environ['wsgi.multithread'] ??= false
-  environ['wsgi.multiprocess'] ??= false
-  environ['wsgi.input'] ??= new BufferedInput(Buffer.alloc(0))
-  environ['wsgi.errors'] ??= new ErrorStream(console)
-  environ['wsgi.url_scheme'] ??= guessScheme(environ)
+  setDefault(environ, 'wsgi.version', WSGI_VERSION)
+  setDefault(environ, 'wsgi.run_once', false)
+  setDefault(environ, 'wsgi.multithread', false)
+  setDefault(environ, 'wsgi.multiprocess', false)
+  if (environ['wsgi.input'] === undefined) environ['wsgi.input'] = new BufferedInput(Buffer.alloc(0))
+  if (environ['wsgi.errors'] === undefined) environ['wsgi.errors'] = new ErrorStream(console)
+  setDefault(environ, 'wsgi.url_scheme', guessScheme(environ))
   // Only for the schemes it knows, as wsgiref: another scheme leaves SERVER_PORT to the caller.
-  if (environ['wsgi.url_scheme'] === 'http') environ.SERVER_PORT ??= '80'
-  else if (environ['wsgi.url_scheme'] === 'https') environ.SERVER_PORT ??= '443'
+  if (environ['wsgi.url_scheme'] === 'http') setDefault(environ, 'SERVER_PORT', '80')
+  else if (environ['wsgi.url_scheme'] === 'https') setDefault(environ, 'SERVER_PORT', '443')
+}
+
+function setDefault (environ: Record<string, unknown>, key: string, value: unknown): void {
+  if (environ[key] === undefined) environ[key] = value
 }

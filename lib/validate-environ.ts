@@ -99,8 +99,9 @@ function checkCgiVariables (env: Record<string, string | undefined>): void {
   if (scriptName !== undefined && scriptName !== '' && scriptName[0] !== '/') {
     fail(`SCRIPT_NAME must be empty or start with '/', got ${describeValue(scriptName)}`)
   }
-  if (pathInfo !== undefined && pathInfo !== '' && pathInfo[0] !== '/') {
-    fail(`PATH_INFO must be empty or start with '/', got ${describeValue(pathInfo)}`)
+  // `OPTIONS *` asks about the server as a whole: its PATH_INFO is '*', as wsgiref's and gunicorn's servers give it.
+  if (pathInfo !== undefined && pathInfo !== '' && pathInfo[0] !== '/' && !(pathInfo === '*' && method === 'OPTIONS')) {
+    fail(`PATH_INFO must be empty or start with '/' (or be '*' for OPTIONS), got ${describeValue(pathInfo)}`)
   }
   if ((scriptName === undefined || scriptName === '') && pathInfo === undefined) {
     fail("one of SCRIPT_NAME or PATH_INFO is required (PATH_INFO should be at least '/' when SCRIPT_NAME is empty)")

@@ -219,12 +219,12 @@ const rows: Row[] = [
   },
   {
     name: 'OPTIONS * reaches the app',
-    why: 'RFC 9112 §3.2.4: the server as a whole is asked, no resource: PATH_INFO is empty (CGI allows no other value without /), REQUEST_URI tells',
+    why: 'RFC 9112 §3.2.4: the server as a whole is asked, no resource: PATH_INFO is \'*\', as wsgiref and gunicorn give it',
     server: 'root',
     request: `OPTIONS * HTTP/1.1\r\nHost: x\r\n${CLOSE}\r\n`,
     status: 200,
     appRuns: true,
-    environ: { SCRIPT_NAME: '', PATH_INFO: '', REQUEST_URI: '*' }
+    environ: { SCRIPT_NAME: '', PATH_INFO: '*', REQUEST_URI: '*' }
   },
   // --- Methods -------------------------------------------------------------------------------------
   {

@@ -210,7 +210,8 @@ const environBreaks: Array<[string, () => unknown, RegExp]> = [
   ['a wsgi.errors without flush', () => makeEnviron({ 'wsgi.errors': { write () {}, writelines () {} } }), /wsgi\.errors'\] \(object Object\) has no flush\(\) method/],
   ['a REQUEST_METHOD that is not a token', () => makeEnviron({ REQUEST_METHOD: 'GET /' }), /REQUEST_METHOD must be an HTTP method token, got "GET \/"/],
   ['a SCRIPT_NAME without a leading /', () => makeEnviron({ SCRIPT_NAME: 'app', PATH_INFO: '/' }), /SCRIPT_NAME must be empty or start with '\/', got "app"/],
-  ['a PATH_INFO without a leading /', () => makeEnviron({ PATH_INFO: 'x' }), /PATH_INFO must be empty or start with '\/', got "x"/],
+  ['a PATH_INFO without a leading /', () => makeEnviron({ PATH_INFO: 'x' }), /PATH_INFO must be empty or start with '\/' \(or be '\*' for OPTIONS\), got "x"/],
+  ['a PATH_INFO of * for another method than OPTIONS', () => makeEnviron({ PATH_INFO: '*' }), /PATH_INFO must be empty .*, got "\*"/],
   ['neither SCRIPT_NAME nor PATH_INFO', () => {
     const environ = makeEnviron()
     delete environ.SCRIPT_NAME
@@ -226,6 +227,10 @@ for (const [name, environ, message] of environBreaks) {
     t.throws(() => serve(okApp, environ() as Record<string, unknown>), rule(message))
   })
 }
+
+test('server: OPTIONS * has PATH_INFO \'*\', as wsgiref\'s and gunicorn\'s servers give it', async (t) => {
+  t.doesNotThrow(() => serve(okApp, makeEnviron({ REQUEST_METHOD: 'OPTIONS', PATH_INFO: '*' })))
+})
 
 test('server: the app must be called with exactly environ and startResponse', async (t) => {
   const app = validator(okApp) as unknown as (...args: unknown[]) => unknown

@@ -117,6 +117,7 @@ expectAssignable<(app: WsgiApp) => Promise<void>>({} as FastifyReply['wsgi'])
 // Toolkit
 const headers = new Headers([['Content-Type', 'text/plain']])
 expectType<string | undefined>(headers.get('content-type'))
+expectType<Array<[string, string]>>(headers.items())
 headers.addCookie('sid', 'abc', { Path: '/', HttpOnly: true, Max_Age: 3600, Secure: null })
 expectError(headers.addCookie('sid', 'abc', { HttpOnly: false }))
 expectType<string | null>(shiftPathInfo({ SCRIPT_NAME: '', PATH_INFO: '/a' }))
