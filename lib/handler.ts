@@ -22,9 +22,15 @@ export class ClientDisconnected extends Error {
 }
 
 // Errors that mean "the peer is gone" when they surface while the client is gone.
+/** The codes of a write or read that failed because the other side went away (Python's ConnectionError family). */
 const DISCONNECT_CODES = new Set([
   'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE'
 ])
+
+/** Whether an error says the client went away, rather than that something broke. */
+export function isDisconnect (err: unknown): boolean {
+  return DISCONNECT_CODES.has((err as NodeJS.ErrnoException | null)?.code ?? '')
+}
 
 /** One list for every handler, as wsgiref's class attribute; frozen, so a subclass assigns its own. */
 const ERROR_HEADERS: readonly ResponseHeader[] = Object.freeze([Object.freeze(['Content-Type', 'text/plain'])]) as readonly ResponseHeader[]
@@ -415,10 +421,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     // The flat list for the transport, allocated at its final size.
     const headers = new Array<string>(2 * appHeaders.length + (addDate ? 2 : 0) + (addServer ? 2 : 0) + (addLength ? 2 : 0))
     let end = 0
-    for (let i = 0; i < appHeaders.length; i++) {
-      headers[end++] = appHeaders[i][0]
-      headers[end++] = appHeaders[i][1]
-    }
+    // wsgiref's send_preamble order: Date and Server, then the app's headers, then Content-Length.
     if (addDate) {
       headers[end++] = 'Date'
       headers[end++] = httpDate()
@@ -426,6 +429,10 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     if (addServer) {
       headers[end++] = 'Server'
       headers[end++] = serverSoftware
+    }
+    for (let i = 0; i < appHeaders.length; i++) {
+      headers[end++] = appHeaders[i][0]
+      headers[end++] = appHeaders[i][1]
     }
     if (addLength) {
       headers[end++] = 'Content-Length'
@@ -457,7 +464,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
   /** What to do with an error of the app or the transport (wsgiref's handle_error, checklist A2-A4). */
   protected handleError (thrown: unknown): void {
     const err = thrown instanceof Error ? thrown : new FST_WSGI_APP_THREW_NON_ERROR(describeValue(thrown))
-    if (err instanceof ClientDisconnected || (this.clientGone() && DISCONNECT_CODES.has((err as NodeJS.ErrnoException).code ?? ''))) {
+    if (err instanceof ClientDisconnected || (this.clientGone() && isDisconnect(err))) {
       this.logDisconnect(err)
       this.abortResponse()
       return

@@ -2,11 +2,12 @@ import type { ResponseHeader } from '../types/protocol.js'
 import { describeValue, isToken } from './response-checks.js'
 import { FST_WSGI_INVALID_HEADER } from './errors.js'
 
-// Control characters (C0) are refused, as wsgiref.headers does; a tab is fine in a value, not in a name or parameter.
+// Control characters (C0 and DEL) are refused, as wsgiref.headers does; a tab is fine in a value
+// (RFC 9110 §5.5), not in a name or parameter.
 function hasControl (text: string, tabAllowed: boolean): boolean {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i)
-    if (code < 0x20 && !(tabAllowed && code === 0x09)) return true
+    if ((code < 0x20 && !(tabAllowed && code === 0x09)) || code === 0x7f) return true
   }
   return false
 }

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream'
 import type { Chunk, Environ, WsgiApp, WsgiErrors, WsgiInput } from '../types/protocol.js'
-import { BaseHandler } from './handler.js'
+import { BaseHandler, isDisconnect } from './handler.js'
 import { fileWrapper } from './file-wrapper.js'
 import { BufferedInput } from './input.js'
 import { StreamInput } from './stream-input.js'
@@ -27,6 +27,8 @@ export interface SimpleHandlerOptions {
   serverSoftware?: string | false
   /** Largest request body read from the input stream, in bytes (default 1 MiB). */
   bodyLimit?: number
+  /** The HTTP version of an origin server's status line (wsgiref's http_version). Default '1.0'. */
+  httpVersion?: string
 }
 
 /** wsgi.errors over a writable text stream (stderr): text goes straight through. */
@@ -65,6 +67,9 @@ export class SimpleHandler extends BaseHandler<WsgiInput> {
   private readonly stdout: Writable
   private readonly stderr: Writable
   private readonly bodyLimit: number
+  private readonly httpVersion: string
+  /** The first failure of the output stream, reported once. */
+  private outputError: Error | null = null
 
   constructor (stdin: Readable, stdout: Writable, stderr: Writable, environ: Record<string, unknown>, options: SimpleHandlerOptions = {}) {
     const serverSoftware = options.serverSoftware ?? `fastify-wsgi/${VERSION}`
@@ -87,17 +92,39 @@ export class SimpleHandler extends BaseHandler<WsgiInput> {
     this.originServer = originServer
     this.serverSoftware = serverSoftware
     this.bodyLimit = options.bodyLimit ?? 1024 * 1024
+    this.httpVersion = options.httpVersion ?? '1.0'
   }
 
-  /** Reads the request body into wsgi.input, then runs the app; resolves when the response is written. */
+  /**
+   * Reads the request body into wsgi.input, then runs the app; resolves when
+   * the response is handed to the output stream (wsgiref's _flush). A failure
+   * of that stream is reported on the error stream, except a reader that went
+   * away (as wsgiref's handler does), and never reaches the process as an
+   * unhandled 'error'.
+   */
   async run (app: WsgiApp<WsgiInput>): Promise<void> {
+    const stdout = this.stdout
+    const onOutputError = (err: Error): void => { this.outputFailed(err) }
+    stdout.on('error', onOutputError)
     try {
-      this.environ['wsgi.input'] = await this.readInput()
-    } catch (err) {
-      this.handleError(err)
-      return
+      try {
+        this.environ['wsgi.input'] = await this.readInput()
+      } catch (err) {
+        this.handleError(err)
+        return
+      }
+      await super.run(app)
+      if (!stdout.destroyed) await new Promise<void>((resolve) => { stdout.write(NO_BODY, () => resolve()) })
+    } finally {
+      // A failed write emits 'error' on a later tick than its callback: the listener stays until then.
+      setImmediate(() => stdout.off('error', onOutputError))
     }
-    await super.run(app)
+  }
+
+  private outputFailed (err: Error): void {
+    if (this.outputError !== null) return
+    this.outputError = err
+    if (!isDisconnect(err)) this.logException(err, 'Writing the response failed')
   }
 
   private async readInput (): Promise<BufferedInput> {
@@ -108,9 +135,14 @@ export class SimpleHandler extends BaseHandler<WsgiInput> {
     return new BufferedInput(body)
   }
 
-  /** An HTTP/1.0 status line as an origin server, or CGI's `Status:` header as a gateway. */
+  /**
+   * A status line as an origin server (HTTP/`httpVersion`), or CGI's
+   * `Status:` header as a gateway. An origin server answering an HTTP/0.9
+   * request sends the body alone (wsgiref's client_is_modern).
+   */
   protected writeHead (statusCode: number, reason: string, headers: string[]): void {
-    let head = this.originServer ? `HTTP/1.0 ${statusCode} ${reason}\r\n` : `Status: ${statusCode} ${reason}\r\n`
+    if (this.originServer && String(this.environ.SERVER_PROTOCOL).toUpperCase() === 'HTTP/0.9') return
+    let head = this.originServer ? `HTTP/${this.httpVersion} ${statusCode} ${reason}\r\n` : `Status: ${statusCode} ${reason}\r\n`
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`
     this.stdout.write(head + '\r\n', 'latin1')
   }
