@@ -205,6 +205,8 @@ async function loadApp (file: string, exportName: string | undefined): Promise<u
   const path = resolve(file)
   if (!existsSync(path)) throw new UsageError(`cannot find the module ${path}`)
   // Node 20 cannot import TypeScript; say so rather than fail on the first type annotation.
+  // (Reached only under Node 20, where cli-bad-input.test.ts checks the message.)
+  /* c8 ignore next 3 */
   if (/\.[cm]?ts$/.test(path) && !(process.features as { typescript?: string | false }).typescript) {
     throw new UsageError(`cannot import ${file}: Node.js ${process.version} does not strip TypeScript types; compile it to JavaScript (tsc) and pass the .js file, or use Node.js 22.18+ (see --help)`)
   }

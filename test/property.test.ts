@@ -488,6 +488,7 @@ function checkOutcome (spec: AppSpec, client: ClientSpec, expected: Outcome, got
     case 'error500':
       if (response.statusCode !== 500) return `expected a 500, got "${response.statusLine}"`
       if (/\n\s+at /.test(response.body.toString('latin1'))) return 'a stack trace reached the client'
+      if (response.body.includes('failure at')) return 'the app\'s error message reached the client'
       if (!response.complete) return 'the 500 response is incomplete'
       break
     case 'complete':
