@@ -8,6 +8,7 @@
 // functions allocate those bytes (V8's sampling heap profiler, which slows the server down tenfold
 // but does not change what a request allocates); `--callgrind` counts instructions per request
 // under valgrind (slow: over a minute per contender and scenario).
+import './node-option.mjs'
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

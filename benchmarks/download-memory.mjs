@@ -3,6 +3,7 @@
 // and from a native Fastify route sending a Readable of the same generator. Each server runs in
 // its own process; the table gives throughput and the server's peak RSS growth.
 // Run: npm run bench:download
+import './node-option.mjs'
 import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
 import { once } from 'node:events'

@@ -8,6 +8,7 @@
 // to another build's dist/lib/index.js>` adds that build's mount and onSendHooks as contenders, an
 // A/B of a change run side by side, to be repeated before a difference under 10 % is believed.
 // Run: npm run bench:overhead (after overhead.mjs), or node benchmarks/overhead-fastify.mjs
+import './node-option.mjs'
 import { ServerResponse } from 'node:http'
 import { parseArgs } from 'node:util'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'

@@ -4,6 +4,7 @@
 // startResponse's checks, the header preamble, the body protocol. Load tests over loopback
 // (run.mjs) move by 10-20 % between runs on a shared machine; this moves by a few percent, so
 // it is the one to compare optimisations with. Run: npm run bench:overhead
+import './node-option.mjs'
 import { ServerResponse } from 'node:http'
 import { parseArgs } from 'node:util'
 import { runWsgi } from '../dist/lib/fastify-handler.js'

@@ -16,10 +16,10 @@ export async function machine () {
   return `${os.cpus().length} × ${os.cpus()[0].model.trim()}, Node ${process.version}, fastify ${fastify.version}, fastify-wsgi ${pkg.version}, ${new Date().toISOString().slice(0, 10)}`
 }
 
-/** Replaces (or adds) the section titled `title` in benchmarks/RESULTS.md. */
+/** Replaces (or adds) the section titled `title` in benchmarks/RESULTS.md, one per Node line (`--node`). */
 export async function appendResults (title, body) {
   let text = await readFile(RESULTS, 'utf8').catch(() => '# Benchmark results\n\nWritten by the scripts in this folder; each section is replaced when its script runs again.\n')
-  const heading = `## ${title}`
+  const heading = `## Node ${process.versions.node.split('.')[0]}: ${title}`
   const start = text.indexOf(heading)
   const section = `${heading}\n\n${body}\n`
   if (start === -1) {

@@ -9,6 +9,7 @@
 // the ratio over healthy processes beside the one over all. Results go to benchmarks/RESULTS.md.
 // `--quick` (CI): one short round over a subset, checking only that every contender answers
 // correctly; it records nothing and judges no speed.
+import './node-option.mjs'
 import { parseArgs } from 'node:util'
 import { BROWSER_HEADERS } from './apps.mjs'
 import { HAVE_H2LOAD, clientName, load, onPath } from './load.mjs'

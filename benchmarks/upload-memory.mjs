@@ -1,6 +1,7 @@
 // Streams a 1 GiB upload into a fastify-wsgi app in `input: 'stream'` mode and into a native
 // Fastify route that pipes request.raw to a null sink, each server in its own process, and
 // records throughput and the server's peak RSS growth. Run: npm run bench:upload
+import './node-option.mjs'
 import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
 import { once } from 'node:events'
