@@ -1,11 +1,12 @@
 // fastify.close() with responses and uploads in flight, and keep-alive reuse, over real sockets.
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import { connect as connectHttp2 } from 'node:http2'
 import type { StreamingWsgiApp, WsgiApp } from '../lib/index.js'
+import type { FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
 import fastifyWsgi from '../lib/index.js'
 import { linesApp, sleep } from './fixtures/apps.js'
-import { createServer, listenWithMount, openConnection, tryConnect, waitFor } from './helpers/server.js'
+import { createServer, listenWithMount, openConnection, tryConnect, waitFor, type Connection, type ServerOptions } from './helpers/server.js'
 
 const bounded = { timeout: 10_000 }
 
@@ -148,14 +149,20 @@ test('close(): a request pipelined behind a response in flight is answered 503 w
   t.same(closed, ['/first'], 'the app ran for the first request only')
 })
 
-test('close(): a connection accepted just before it gets its first request answered, not reset', bounded, async (t) => {
-  const { fastify } = createServer(t, { return503OnClosing: false })
+/** A server with a mount, and a connection to it that the server has accepted but that sent nothing yet. */
+async function freshConnection (t: Test, options: ServerOptions = {}): Promise<{ fastify: FastifyInstance, connection: Connection }> {
+  const { fastify } = createServer(t, options)
   await fastify.register(fastifyWsgi, { app: oneChunkApp, validate: true })
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const port = (fastify.server.address() as AddressInfo).port
   const accepted = new Promise((resolve) => fastify.server.once('connection', resolve))
   const connection = openConnection(t, port)
   await accepted
+  return { fastify, connection }
+}
+
+test('close(): a connection accepted just before it gets its first request answered, not reset', bounded, async (t) => {
+  const { fastify, connection } = await freshConnection(t, { return503OnClosing: false })
   const closing = fastify.close()
   // The request arrives after close() began, as one sent just behind the connection's handshake does.
   connection.socket.write('GET /late HTTP/1.1\r\nHost: x\r\n\r\n')
@@ -166,13 +173,7 @@ test('close(): a connection accepted just before it gets its first request answe
 })
 
 test('close(): a connection that sends nothing is closed after a short grace, and close() resolves', bounded, async (t) => {
-  const { fastify } = createServer(t)
-  await fastify.register(fastifyWsgi, { app: oneChunkApp, validate: true })
-  await fastify.listen({ port: 0, host: '127.0.0.1' })
-  const port = (fastify.server.address() as AddressInfo).port
-  const accepted = new Promise((resolve) => fastify.server.once('connection', resolve))
-  const connection = openConnection(t, port)
-  await accepted
+  const { fastify, connection } = await freshConnection(t)
   const started = Date.now()
   await fastify.close()
   await connection.closed
