@@ -1,7 +1,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { DEFAULT_LINGERING, lingeringClose } from './lingering-close.js'
+import { lingeringClose } from './lingering-close.js'
 
 /** The error Node's HTTP server gives a `'clientError'` listener for a request its parser refused. */
 interface ParseError extends Error {
@@ -61,7 +61,7 @@ export function wsgiClientErrorHandler (this: FastifyInstance | undefined, err: 
 }
 
 function answer (socket: Socket, status: number, message: string): void {
-  if (socket.destroyed) return
+  // Closed meanwhile (a response it waited for closed the connection): nothing to answer.
   if (!socket.writable) {
     socket.destroy()
     return
@@ -71,7 +71,7 @@ function answer (socket: Socket, status: number, message: string): void {
   socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${body.length}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`)
   // A client too slow to send its request in time gets no more time to send the rest.
   if (status === 408) socket.destroySoon()
-  else lingeringClose(socket, DEFAULT_LINGERING)
+  else lingeringClose(socket)
 }
 
 /**

@@ -86,6 +86,12 @@ function requestBody (request: FastifyRequest): Readable | Buffer | string {
     'mount the app with fastifyWsgi\'s "app" option, or give the route a parser that keeps the body as a Buffer'
 }
 
+/** An error of this package's for a request the client got wrong (FST_WSGI_*, 4xx): its message is ours, not the app's. */
+function isClientErrorOfOurs (err: Error): boolean {
+  const { code, statusCode } = err as Error & { code?: unknown, statusCode?: unknown }
+  return typeof code === 'string' && code.startsWith('FST_WSGI_') && typeof statusCode === 'number' && statusCode < 500
+}
+
 const EMPTY_BODY = Buffer.alloc(0)
 /** Shared by every request without a body: reading nothing leaves no state to keep apart. */
 const EMPTY_INPUT = new BufferedInput(EMPTY_BODY)
@@ -285,13 +291,15 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
    * default handler would put the error's message in its 500 body, and legacy
    * apps put secrets, SQL and paths in theirs: under it, the answer is
    * wsgiref's fixed page instead (error_status, error_headers, error_body),
-   * and the error is logged here, once, with the request id.
+   * and the error is logged here, once, with the request id. Our own 4xx
+   * errors (a body over bodyLimit met while the app read it: 413) keep their
+   * status and our message through Fastify's handler.
    */
   protected errorOutput (err: Error): void {
     this.errors.flush()
     const reply = this.reply
     if (this.mustCloseConnection()) reply.header('connection', 'close')
-    if (usesFastifyErrorPage(this.request)) {
+    if (!isClientErrorOfOurs(err) && usesFastifyErrorPage(this.request)) {
       this.logException(err, 'The WSGI app failed')
       reply.code(Number(this.errorStatus.slice(0, 3)))
       for (const [name, value] of this.errorHeaders) reply.header(name, value)

@@ -21,7 +21,6 @@ export class ClientDisconnected extends Error {
   }
 }
 
-// Errors that mean "the peer is gone" when they surface while the client is gone.
 /** The codes of a write or read that failed because the other side went away (Python's ConnectionError family). */
 const DISCONNECT_CODES = new Set([
   'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE'

@@ -57,9 +57,9 @@ function lingerOnClose (socket: Socket, settings: LingeringSettings): void {
   socket.destroySoon = linger.bind(socket, settings)
 }
 
-/** Closes the connection now, lingering (or at once when a setting is 0); a close already under way goes on. */
-export function lingeringClose (socket: Socket, settings: LingeringSettings): void {
-  if (socket.destroySoon === closeAtOnce && settings.lingeringTime !== 0 && settings.lingeringLimit !== 0) linger.call(socket, settings)
+/** Closes the connection now, lingering as the defaults say; a close already under way goes on. */
+export function lingeringClose (socket: Socket): void {
+  if (socket.destroySoon === closeAtOnce) linger.call(socket, DEFAULT_LINGERING)
   else socket.destroySoon()
 }
 

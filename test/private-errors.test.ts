@@ -5,8 +5,8 @@
 import { test } from 'tap'
 import { request } from 'undici'
 import { connect as connectHttp2 } from 'node:http2'
-import type { FastifyError } from 'fastify'
-import fastifyWsgi, { type WsgiApp } from '../lib/index.js'
+import type { FastifyError, FastifyRequest } from 'fastify'
+import fastifyWsgi, { type StreamingWsgiApp, type WsgiApp } from '../lib/index.js'
 import { createServer, type ServerOptions } from './helpers/server.js'
 
 const SECRET = 'db password is hunter2'
@@ -128,4 +128,35 @@ test('onSendHooks: a body that fails before Fastify wrote a byte of it stays pri
   t.equal(logged.length, 1, 'logged once')
   t.match(logged[0]?.err?.code, 'FST_WSGI_APP_FAILED')
   t.match(JSON.stringify(logged[0]?.err), 'hunter2', 'the app\'s error is in the log, as the cause')
+})
+
+test('whether Fastify\'s default error page applies: the route\'s handler, else the scope\'s public getter', async (t) => {
+  const { usesFastifyErrorPage } = await import('../lib/fastify-internals.js')
+  const { fastify } = createServer(t)
+  const seen: boolean[] = []
+  fastify.get('/default', async (request) => { seen.push(usesFastifyErrorPage(request)); return 'ok' })
+  fastify.get('/own', { errorHandler: (_error, _request, reply) => { reply.send('own') } }, async (request) => { seen.push(usesFastifyErrorPage(request)); return 'ok' })
+  await fastify.inject('/default')
+  await fastify.inject('/own')
+  t.same(seen, [true, false], 'read from the route context')
+  // Without Fastify's route context (a renamed symbol), the instance's getter decides.
+  const bare = (errorHandler: unknown): FastifyRequest => ({ server: { errorHandler } }) as unknown as FastifyRequest
+  t.equal(usesFastifyErrorPage(bare(fastify.errorHandler)), true)
+  t.equal(usesFastifyErrorPage(bare(() => {})), false)
+})
+
+test('a client error of ours met while the app reads keeps its status: 413 for a body over bodyLimit', async (t) => {
+  const { fastify } = createServer(t)
+  await fastify.register(fastifyWsgi, {
+    input: 'stream',
+    bodyLimit: 4,
+    app: (async (environ, startResponse) => {
+      await environ['wsgi.input'].read()
+      startResponse('200 OK', [])
+      return []
+    }) as StreamingWsgiApp
+  })
+  const response = await fastify.inject({ method: 'POST', url: '/', payload: 'more than four bytes' })
+  t.equal(response.statusCode, 413)
+  t.match(response.json(), { code: 'FST_WSGI_BODY_TOO_LARGE' })
 })

@@ -14,7 +14,7 @@ test('splitTarget separates path, query and fragment, from where the path starts
 })
 
 test('checkOtherTarget: * for OPTIONS only, and an absolute form\'s authority that parses', async (t) => {
-  t.same(checkOtherTarget('*', 'OPTIONS'), { authority: '', target: { path: '', query: '', uri: '*' } }, 'no path: PATH_INFO is empty')
+  t.same(checkOtherTarget('*', 'OPTIONS'), { authority: '', target: { path: '*', query: '', uri: '*' } }, 'PATH_INFO is \'*\', as wsgiref and gunicorn give it')
   t.throws(() => checkOtherTarget('*', 'GET'), { code: 'FST_WSGI_BAD_REQUEST', statusCode: 400, message: 'Bad request: the request target * is for OPTIONS only, not GET' })
   t.same(checkOtherTarget('http://host:8080/p/q?z#f', 'GET'), { authority: 'host:8080', target: { path: '/p/q', query: 'z', uri: '/p/q?z' } })
   t.same(checkOtherTarget('HTTPS://[::1]:8443', 'GET'), { authority: '[::1]:8443', target: { path: '/', query: '', uri: '/' } })
