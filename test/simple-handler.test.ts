@@ -218,3 +218,26 @@ test('CGIHandler: the environ comes from process.env, with run_once and multipro
   t.notMatch(failed.stdout, /cgi app failed/, 'no error detail reaches the client')
   t.match(failed.stderr, /The WSGI app failed: Error: cgi app failed\n\s+at /)
 })
+
+test('SimpleHandler: an output stream that fails is reported once on the error stream, and the process goes on', async (t) => {
+  const failing = new Writable({
+    write (_chunk, _encoding, callback) { callback(Object.assign(new Error('disk full'), { code: 'EIO' })) }
+  })
+  // Another listener of the stream makes it report a second failure: still one line on the error stream.
+  let repeated = false
+  failing.on('error', () => {
+    if (repeated) return
+    repeated = true
+    failing.emit('error', Object.assign(new Error('disk still full'), { code: 'EIO' }))
+  })
+  const err = new Sink()
+  const handler = new SimpleHandler(Readable.from([]), failing, err, { REQUEST_METHOD: 'GET', SERVER_NAME: 'localhost', SERVER_PORT: '80', SCRIPT_NAME: '', PATH_INFO: '/' })
+  await handler.run((_environ, startResponse) => {
+    startResponse('200 OK', TEXT)
+    return ['Hello, world!']
+  })
+  await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => err.write('', resolve))
+  t.equal(err.text.split('Writing the response failed').length - 1, 1, 'one report')
+  t.match(err.text, /EIO|disk (still )?full/)
+})
