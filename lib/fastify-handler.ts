@@ -287,26 +287,23 @@ export class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 
   /**
    * Before any header was sent: a setErrorHandler of the user's (or a route's
-   * errorHandler) gets the app's own error and decides the answer. Fastify's
-   * default handler would put the error's message in its 500 body, and legacy
-   * apps put secrets, SQL and paths in theirs: under it, the answer is
-   * wsgiref's fixed page instead (error_status, error_headers, error_body),
-   * and the error is logged here, once, with the request id. Our own 4xx
-   * errors (a body over bodyLimit met while the app read it: 413) keep their
-   * status and our message through Fastify's handler.
+   * errorHandler) gets the app's own error and decides the answer, as do our
+   * own 4xx errors (a body over bodyLimit met while the app read it: 413, with
+   * our message). Fastify's default handler would put the error's message in
+   * its 500 body, and legacy apps put secrets, SQL and paths in theirs: under
+   * it, wsgiref's error_output answers instead, through this transport, with
+   * the fixed page (errorStatus, errorHeaders, errorBody), and logs the error
+   * once, with the request id.
    */
   protected errorOutput (err: Error): void {
+    // What the app wrote to wsgi.errors is logged before its error.
     this.errors.flush()
-    const reply = this.reply
-    if (this.mustCloseConnection()) reply.header('connection', 'close')
     if (!isClientErrorOfOurs(err) && usesFastifyErrorPage(this.request)) {
-      this.logException(err, 'The WSGI app failed')
-      reply.code(Number(this.errorStatus.slice(0, 3)))
-      for (const [name, value] of this.errorHeaders) reply.header(name, value)
-      reply.send(this.errorBody)
-    } else {
-      reply.send(err)
+      super.errorOutput(err)
+      return
     }
+    if (this.mustCloseConnection()) this.reply.header('connection', 'close')
+    this.reply.send(err)
     this.streamInput?.discardRest()
   }
 }
