@@ -18,7 +18,7 @@ export async function machine () {
 
 /** Replaces (or adds) the section titled `title` in benchmarks/RESULTS.md, one per Node line (`--node`). */
 export async function appendResults (title, body) {
-  let text = await readFile(RESULTS, 'utf8').catch(() => '# Benchmark results\n\nWritten by the scripts in this folder; each section is replaced when its script runs again.\n')
+  let text = await readFile(RESULTS, 'utf8').catch(() => '# Benchmark results\n\nWritten by the scripts in this folder, one section per script and Node line (`--node 26` runs a script under Node 26); each section is replaced when its script runs again on the same line.\n')
   const heading = `## Node ${process.versions.node.split('.')[0]}: ${title}`
   const start = text.indexOf(heading)
   const section = `${heading}\n\n${body}\n`

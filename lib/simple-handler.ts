@@ -68,8 +68,8 @@ export class SimpleHandler extends BaseHandler<WsgiInput> {
   private readonly stderr: Writable
   private readonly bodyLimit: number
   private readonly httpVersion: string
-  /** The first failure of the output stream, reported once. */
-  private outputError: Error | null = null
+  /** Whether a failure of the output stream was seen: only the first is reported. */
+  private outputFailedOnce = false
 
   constructor (stdin: Readable, stdout: Writable, stderr: Writable, environ: Record<string, unknown>, options: SimpleHandlerOptions = {}) {
     const serverSoftware = options.serverSoftware ?? `fastify-wsgi/${VERSION}`
@@ -122,8 +122,8 @@ export class SimpleHandler extends BaseHandler<WsgiInput> {
   }
 
   private outputFailed (err: Error): void {
-    if (this.outputError !== null) return
-    this.outputError = err
+    if (this.outputFailedOnce) return
+    this.outputFailedOnce = true
     if (!isDisconnect(err)) this.logException(err, 'Writing the response failed')
   }
 
