@@ -7,7 +7,7 @@
 import './node-option.mjs'
 import { ServerResponse } from 'node:http'
 import { parseArgs } from 'node:util'
-import { runWsgi } from '../dist/lib/fastify-handler.js'
+import { runWsgi } from '../dist/lib/fastify/run.js'
 import { defaultSettings } from '../dist/lib/options.js'
 import { HELLO, legacyText, wsgiApp } from './apps.mjs'
 import { fakeRequest, headerObject } from './fake-request.mjs'
@@ -79,7 +79,7 @@ function direct (testCase) {
   const query = raw.url.includes('?') ? raw.url.slice(raw.url.indexOf('?') + 1) : ''
   const body = testCase.name === 'hello' ? HELLO : legacyText(raw.method, '/legacy', query, raw.headers.cookie, raw.headers['user-agent'])
   reply.hijack()
-  reply.raw.writeHead(200, 'OK', ['Content-Type', 'text/plain', 'Server', settings.serverSoftwareHeader, 'Content-Length', String(Buffer.byteLength(body))])
+  reply.raw.writeHead(200, 'OK', ['Content-Type', 'text/plain', 'Server', settings.serverSoftware, 'Content-Length', String(Buffer.byteLength(body))])
   reply.raw.end(body)
 }
 

@@ -91,7 +91,7 @@ function allocationsByFunction (profile) {
   const visit = (node) => {
     if (node.selfSize > 0) {
       const { functionName, url, lineNumber } = node.callFrame
-      // Files by their last part: node:_http_outgoing, fastify/lib/reply.js, dist/lib/handler.js.
+      // Files by their last part: node:_http_outgoing, fastify/lib/reply.js, dist/lib/wsgi/handler.js.
       const file = url === '' ? '' : ` ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`
       const name = `${functionName || '(anonymous)'}${file}`
       functions.set(name, (functions.get(name) ?? 0) + node.selfSize)

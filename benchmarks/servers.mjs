@@ -86,7 +86,7 @@ async function listenFastify (build, cpuUsage = () => process.cpuUsage()) {
  */
 function listenCli (workers) {
   const cli = spawn(process.execPath, [
-    fileURLToPath(new URL('../dist/lib/cli.js', import.meta.url)), '--workers', String(workers), '--port', '0', '--log-level', 'warn',
+    fileURLToPath(new URL('../dist/lib/cli/index.js', import.meta.url)), '--workers', String(workers), '--port', '0', '--log-level', 'warn',
     fileURLToPath(new URL('./cli-app.mjs', import.meta.url))
   ], { stdio: ['ignore', 'pipe', 'inherit'] })
   // The CLI stops its workers gracefully on SIGTERM.

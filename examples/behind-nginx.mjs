@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const CLI = join(ROOT, 'dist/lib/cli.js')
+const CLI = join(ROOT, 'dist/lib/cli/index.js')
 // The client's address: any 127.x address reaches the loopback on Linux, and this one is not nginx's.
 const CLIENT = '127.0.0.2'
 // The app's flags, as the README's command line has them (one process, at a port of its own).

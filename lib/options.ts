@@ -1,12 +1,10 @@
 import cluster from 'node:cluster'
-import type { AnyWsgiInput, StreamingWsgiApp, WsgiApp } from '../types/protocol.js'
-import type { HandlerSettings } from './fastify-handler.js'
-import { fileWrapper } from './file-wrapper.js'
-import { describeValue } from './response-checks.js'
+import type { AnyWsgiInput, FileWrapperFactory, StreamingWsgiApp, WsgiApp } from '../types/protocol.js'
+import { fileWrapper } from './wsgi/file-wrapper.js'
+import { describeValue } from './wsgi/values.js'
 import { FST_WSGI_INVALID_OPTION } from './errors.js'
-import { VERSION } from './version.js'
-import type { ServerLifecycle } from './lifecycle.js'
-import { DEFAULT_LINGERING } from './lingering-close.js'
+import { SERVER_SOFTWARE } from './version.js'
+import type { ServerLifecycle } from './connection/lifecycle.js'
 
 /** Options that shape how an app is run; accepted at registration and per reply.wsgi call. */
 export interface WsgiRunOptions {
@@ -51,12 +49,6 @@ export interface WsgiRunOptions {
   lingeringLimit?: number
 }
 
-/** The names of WsgiRunOptions but bodyLimit (whose default is Fastify's own option): what makeServer hands the plugin. */
-export const PLUGIN_ONLY_OPTIONS: ReadonlySet<string> = new Set<keyof WsgiRunOptions>([
-  'serverSoftware', 'input', 'pathEncoding', 'dropUnderscoreHeaders', 'baseEnviron', 'multiprocess', 'validate', 'onSendHooks', 'signal',
-  'lingeringTime', 'lingeringLimit'
-])
-
 interface MountOptions extends WsgiRunOptions {
   /** Fastify's route prefix: the mount point, and the app's SCRIPT_NAME. */
   prefix?: string
@@ -77,29 +69,106 @@ export interface ReplyWsgiOptions extends WsgiRunOptions {
   scriptName?: string
 }
 
-const DEFAULT_SERVER_SOFTWARE = `fastify-wsgi/${VERSION}`
-
 export function invalid (name: string, expected: string, value: unknown): never {
   throw new FST_WSGI_INVALID_OPTION(name, `expected ${expected}, got ${describeValue(value)}`)
 }
 
-function oneOf<T extends string> (name: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback
-  if (!allowed.includes(value as T)) invalid(name, allowed.map((v) => `'${v}'`).join(' or '), value)
-  return value as T
+/** What an option's first value may depend on: the Fastify instance it is registered on. */
+interface RegistrationContext {
+  /** Fastify's own bodyLimit. */
+  bodyLimit: number
 }
 
-function boolean (name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback
+/** One option, described once: how a given value is checked, and its value when none is given. */
+interface OptionRule<T> {
+  /** Checks a value the user gave (never `undefined`) and returns what the settings keep. */
+  check: (value: unknown, name: string) => T
+  /** The library's default, before any registration sets the option. */
+  initial: (context: RegistrationContext) => T
+  /** Also one of Fastify's own options: makeServer hands it to Fastify, and the plugin's default follows Fastify's. */
+  fastifyOption?: true
+}
+
+function oneOf<T extends string> (allowed: readonly T[], initial: T): OptionRule<T> {
+  return {
+    check (value, name) {
+      if (!allowed.includes(value as T)) invalid(name, allowed.map((v) => `'${v}'`).join(' or '), value)
+      return value as T
+    },
+    initial: () => initial
+  }
+}
+
+function checkBoolean (value: unknown, name: string): boolean {
   if (typeof value !== 'boolean') invalid(name, 'a boolean', value)
   return value
 }
 
-function count (name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
+function boolean (initial: boolean | (() => boolean)): OptionRule<boolean> {
+  return { check: checkBoolean, initial: typeof initial === 'function' ? initial : () => initial }
+}
+
+function checkCount (value: unknown, name: string): number {
   if (!Number.isSafeInteger(value) || (value as number) < 0) invalid(name, 'a non-negative integer', value)
   return value as number
 }
+
+function count (initial: number): OptionRule<number> {
+  return { check: checkCount, initial: () => initial }
+}
+
+/**
+ * Every option of WsgiRunOptions, once: the registration, reply.wsgi, makeServer and the settings
+ * below all follow this table. (TypeScript requires one rule per option, and no rule for another name.)
+ */
+const RUN_OPTIONS: { readonly [Name in keyof WsgiRunOptions]-?: OptionRule<RunSettingValue<Name>> } = {
+  serverSoftware: {
+    check (value, name) {
+      if (value !== false && (typeof value !== 'string' || value === '')) invalid(name, 'a non-empty string or false', value)
+      return value as string | false
+    },
+    initial: () => SERVER_SOFTWARE
+  },
+  input: oneOf(['buffer', 'stream'], 'buffer'),
+  bodyLimit: { check: checkCount, initial: (context) => context.bodyLimit, fastifyOption: true },
+  pathEncoding: oneOf(['latin1', 'utf8'], 'latin1'),
+  dropUnderscoreHeaders: boolean(true),
+  baseEnviron: {
+    check (value, name) {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid(name, 'a plain object', value)
+      return value as Record<string, unknown>
+    },
+    initial: () => null
+  },
+  multiprocess: boolean(() => cluster.isWorker),
+  validate: boolean(false),
+  onSendHooks: boolean(false),
+  signal: boolean(false),
+  lingeringTime: count(2000),
+  lingeringLimit: count(16 * 1024 * 1024)
+}
+
+/** What the settings keep of an option: its type without `undefined` (baseEnviron: null when not given). */
+type RunSettingValue<Name extends keyof WsgiRunOptions> = Name extends 'baseEnviron'
+  ? Record<string, unknown> | null
+  : Exclude<WsgiRunOptions[Name], undefined>
+
+/** The resolved value of every run option. */
+export type RunSettings = { [Name in keyof WsgiRunOptions]-?: RunSettingValue<Name> }
+
+/** Per-mount (or per reply.wsgi call) settings: the run options resolved, and what the registration adds. */
+export interface HandlerSettings extends RunSettings {
+  /** Where the app is mounted: SCRIPT_NAME, the part of the decoded path it covers. */
+  scriptName: string
+  fileWrapper: FileWrapperFactory
+  /** Whether the server is closing: HTTP/1.x connections then close after their response. */
+  lifecycle: ServerLifecycle
+}
+
+const OPTION_NAMES = Object.keys(RUN_OPTIONS) as Array<keyof WsgiRunOptions>
+
+/** The run options that are the plugin's alone: what makeServer hands the plugin rather than Fastify. */
+export const PLUGIN_ONLY_OPTIONS: ReadonlySet<string> = new Set(OPTION_NAMES.filter((name) => RUN_OPTIONS[name].fastifyOption !== true))
 
 /**
  * Validates the app option (registration) or the app argument (reply.wsgi).
@@ -118,56 +187,22 @@ export function normalizeScriptName (name: string, value: unknown): string {
 
 /**
  * Validates options once, at registration (or once per reply.wsgi call that
- * passes options), and resolves them into the settings the handler uses.
+ * passes options), and resolves them into the settings the handler uses: an
+ * option not given keeps its value in `defaults`.
  */
 export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSettings): HandlerSettings {
-  const serverSoftware = options.serverSoftware
-  if (serverSoftware !== undefined && serverSoftware !== false && (typeof serverSoftware !== 'string' || serverSoftware === '')) {
-    invalid('serverSoftware', 'a non-empty string or false', serverSoftware)
+  const settings = { ...defaults }
+  for (const name of OPTION_NAMES) {
+    const value = options[name]
+    if (value !== undefined) (settings as Record<string, unknown>)[name] = RUN_OPTIONS[name].check(value, name)
   }
-  const bodyLimit = options.bodyLimit ?? defaults.bodyLimit
-  if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 0) invalid('bodyLimit', 'a non-negative integer', bodyLimit)
-  const baseEnviron = options.baseEnviron ?? defaults.baseEnviron
-  if (baseEnviron !== null && (typeof baseEnviron !== 'object' || Array.isArray(baseEnviron))) {
-    invalid('baseEnviron', 'a plain object', baseEnviron)
-  }
-  return {
-    scriptName: defaults.scriptName,
-    serverSoftware: serverSoftware === undefined ? defaults.serverSoftware : serverSoftware === false ? DEFAULT_SERVER_SOFTWARE : serverSoftware,
-    serverSoftwareHeader: serverSoftware === undefined ? defaults.serverSoftwareHeader : serverSoftware,
-    bodyLimit,
-    input: oneOf('input', options.input, ['buffer', 'stream'], defaults.input),
-    pathEncoding: oneOf('pathEncoding', options.pathEncoding, ['latin1', 'utf8'], defaults.pathEncoding),
-    dropUnderscoreHeaders: boolean('dropUnderscoreHeaders', options.dropUnderscoreHeaders, defaults.dropUnderscoreHeaders),
-    baseEnviron,
-    multiprocess: boolean('multiprocess', options.multiprocess, defaults.multiprocess),
-    validate: boolean('validate', options.validate, defaults.validate),
-    onSendHooks: boolean('onSendHooks', options.onSendHooks, defaults.onSendHooks),
-    signal: boolean('signal', options.signal, defaults.signal),
-    lingeringTime: count('lingeringTime', options.lingeringTime, defaults.lingeringTime),
-    lingeringLimit: count('lingeringLimit', options.lingeringLimit, defaults.lingeringLimit),
-    fileWrapper: defaults.fileWrapper,
-    lifecycle: defaults.lifecycle
-  }
+  return settings
 }
 
 /** The settings of a registration before its options apply. */
 export function defaultSettings (bodyLimit: number, lifecycle: ServerLifecycle): HandlerSettings {
-  return {
-    scriptName: '',
-    serverSoftware: DEFAULT_SERVER_SOFTWARE,
-    serverSoftwareHeader: DEFAULT_SERVER_SOFTWARE,
-    bodyLimit,
-    input: 'buffer',
-    pathEncoding: 'latin1',
-    dropUnderscoreHeaders: true,
-    baseEnviron: null,
-    multiprocess: cluster.isWorker,
-    validate: false,
-    onSendHooks: false,
-    signal: false,
-    ...DEFAULT_LINGERING,
-    fileWrapper,
-    lifecycle
-  }
+  const context: RegistrationContext = { bodyLimit }
+  const settings: Record<string, unknown> = { scriptName: '', fileWrapper, lifecycle }
+  for (const name of OPTION_NAMES) settings[name] = RUN_OPTIONS[name].initial(context)
+  return settings as unknown as HandlerSettings
 }

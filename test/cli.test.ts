@@ -1,4 +1,4 @@
-// The fastify-wsgi CLI in one process, spawned as a user runs it (the compiled dist/lib/cli.js), over real sockets.
+// The fastify-wsgi CLI in one process, spawned as a user runs it (the compiled dist/lib/cli/index.js), over real sockets.
 import { test } from 'tap'
 import { openConnection, waitFor } from './helpers/server.js'
 import { get, listening, modules, runCli, sleep } from './helpers/cli.js'

@@ -1,7 +1,7 @@
 // CPython's own tests of wsgiref (Lib/test/test_wsgiref.py, 3.11-3.13), translated method by
 // method: each test is named `Class.method` as there, and keeps CPython's expected values. Where
 // the port differs on purpose, the test checks the port's rule and its name says "deviation:"
-// with the reason; the deviations are listed in the README (Conformance to wsgiref).
+// with the reason; the deviations are listed in docs/conformance.md.
 // What differs only in form: Python's exception classes (TypeError, ValueError, AssertionError)
 // are the port's coded errors, so a test checks the code; StringIO/BytesIO are small stand-ins.
 import { test, type Test } from 'tap'
@@ -13,7 +13,7 @@ import fastifyWsgi, {
   shiftPathInfo, SimpleHandler, validator, wsgiRewriteUrl,
   type Chunk, type Environ, type ResponseHeader, type SimpleHandlerOptions, type StartResponse, type WsgiApp
 } from '../lib/index.js'
-import { fileWrapper } from '../lib/file-wrapper.js'
+import { fileWrapper } from '../lib/wsgi/file-wrapper.js'
 import { logCollector, parseHead, rawExchange } from './helpers/server.js'
 
 type Env = Record<string, unknown>

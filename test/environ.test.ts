@@ -5,7 +5,7 @@ import { connect } from 'node:net'
 import { request } from 'undici'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fastifyWsgi, { VERSION, wsgiRewriteUrl, type Environ, type WsgiApp, type WsgiErrors, type WsgiInput } from '../lib/index.js'
-import { buildEnviron } from '../lib/environ.js'
+import { buildEnviron } from '../lib/fastify/environ.js'
 import { defaultSettings } from '../lib/options.js'
 import { createServer, listenWithMount, parseHead, rawExchange } from './helpers/server.js'
 

@@ -3,7 +3,7 @@ import { test } from 'tap'
 import { request } from 'undici'
 import type { WsgiApp } from '../lib/index.js'
 import fastifyWsgi from '../lib/index.js'
-import { hookHeaders } from '../lib/response-headers.js'
+import { hookHeaders } from '../lib/fastify/response-headers.js'
 import type { FastifyReply } from 'fastify'
 import { abortAfterFirstBytes, createServer, waitFor } from './helpers/server.js'
 
@@ -65,7 +65,7 @@ test('hookHeaders: a reply without Fastify\'s header store falls back to reply.g
   const fallback = { raw: { getHeaderNames: () => [] }, getHeaders: () => ({ 'x-from': 'getHeaders' }) } as unknown as FastifyReply
   t.same(hookHeaders(fallback), { 'x-from': 'getHeaders' }, 'after Fastify\'s replies')
   // A fresh copy of the module meets no Fastify reply first: its store's key is never found.
-  const fresh = await t.mockImport<typeof import('../lib/response-headers.js')>('../lib/response-headers.js')
+  const fresh = await t.mockImport<typeof import('../lib/fastify/response-headers.js')>('../lib/fastify/response-headers.js')
   t.same(fresh.hookHeaders(fallback), { 'x-from': 'getHeaders' }, 'in a Fastify that keeps no store')
 })
 

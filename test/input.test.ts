@@ -530,7 +530,7 @@ test('F1: reply.wsgi on a route whose parser keeps the body as a Buffer reads it
 })
 
 test('F1: every method of an unavailable wsgi.input explains why', bounded, async (t) => {
-  const { UnavailableInput } = await import('../lib/input.js')
+  const { UnavailableInput } = await import('../lib/wsgi/input.js')
   const input = new UnavailableInput('the reason')
   for (const use of [() => input.read(), () => input.readline(), () => input.readlines(), () => input[Symbol.iterator](), () => input[Symbol.asyncIterator](), () => input.chunks()]) {
     t.throws(use, { code: 'FST_WSGI_BODY_UNAVAILABLE', message: 'wsgi.input cannot be read: the reason' })

@@ -7,7 +7,7 @@ import { test } from 'tap'
 import type { FastifyWsgiOptions, StreamingWsgiApp, WsgiApp } from '../lib/index.js'
 import type { IncomingMessage } from 'node:http'
 import { connect, createServer as createNetServer, type Socket } from 'node:net'
-import { closesBeforeBodyEnd } from '../lib/lingering-close.js'
+import { closesBeforeBodyEnd } from '../lib/connection/lingering-close.js'
 import { listenWithMount, parseHead, waitFor } from './helpers/server.js'
 
 const bounded = { timeout: 15000 }

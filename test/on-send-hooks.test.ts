@@ -95,7 +95,7 @@ test('onSendHooks without hooks: a one-chunk string body keeps its bytes and the
 })
 
 test('Fastify internals the onSendHooks fast path reads: a route\'s onSend hooks and a reply\'s serializer', async (t) => {
-  const { routeHasNoOnSendHooks, replyHasNoSerializer } = await import('../lib/fastify-internals.js')
+  const { routeHasNoOnSendHooks, replyHasNoSerializer } = await import('../lib/fastify/internals.js')
   const { fastify } = createServer(t)
   const seen: Record<string, [boolean, boolean]> = {}
   await fastify.register(async (scope) => {
@@ -116,7 +116,7 @@ test('Fastify internals the onSendHooks fast path reads: a route\'s onSend hooks
   await fastify.inject('/hooked')
   t.same(seen, { plain: [true, true], hooked: [false, false] })
   // Where Fastify keeps neither, the answers are the safe ones: hooks may run, a serializer may be set.
-  const fresh = await t.mockImport<typeof import('../lib/fastify-internals.js')>('../lib/fastify-internals.js')
+  const fresh = await t.mockImport<typeof import('../lib/fastify/internals.js')>('../lib/fastify/internals.js')
   t.equal(fresh.routeHasNoOnSendHooks({} as never), false)
   t.equal(fresh.replyHasNoSerializer({} as never), false)
 })

@@ -131,7 +131,7 @@ test('onSendHooks: a body that fails before Fastify wrote a byte of it stays pri
 })
 
 test('whether Fastify\'s default error page applies: the route\'s handler, else the scope\'s public getter', async (t) => {
-  const { usesFastifyErrorPage } = await import('../lib/fastify-internals.js')
+  const { usesFastifyErrorPage } = await import('../lib/fastify/internals.js')
   const { fastify } = createServer(t)
   const seen: boolean[] = []
   fastify.get('/default', async (request) => { seen.push(usesFastifyErrorPage(request)); return 'ok' })

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { test } from 'tap'
 import fc from 'fast-check'
-import { addRequestHeaders } from '../lib/request-headers.js'
+import { addRequestHeaders } from '../lib/fastify/request-headers.js'
 
 type Outcome = Record<string, unknown> | { error: string }
 

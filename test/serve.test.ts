@@ -5,7 +5,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { request } from 'undici'
 import { makeServer, type MakeServerOptions, type StreamingWsgiApp, type WsgiApp, type WsgiServer } from '../lib/index.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { createAccessLog } from '../lib/serve.js'
+import { createAccessLog } from '../lib/server/access-log.js'
 import { linesApp } from './fixtures/apps.js'
 import { logCollector, openConnection, parseHead, rawExchange, waitFor, type LogRecord } from './helpers/server.js'
 
@@ -79,7 +79,7 @@ test('a response that ends in a stream error is logged at error level with the e
     info: (line: Record<string, unknown>, msg: string) => records.push({ level: 'info', line, msg }),
     error: (line: Record<string, unknown>, msg: string) => records.push({ level: 'error', line, msg })
   }
-  const request = { method: 'GET', url: '/x', raw: { httpVersionMajor: 2 }, log } as unknown as FastifyRequest
+  const request = { method: 'GET', url: '/x', raw: { httpVersionMajor: 2, stream: {} }, log } as unknown as FastifyRequest
   const reply = { statusCode: 200, elapsedTime: 1.5, raw: { getHeader: () => '10' } } as unknown as FastifyReply
   const err = new Error('stream reset')
   createAccessLog().requestCompleted(err, request, reply)
@@ -143,9 +143,13 @@ test('requestTimeout also bounds a body that arrives too slowly (Fastify alone b
 })
 
 test('on a Fastify older than 5.10 makeServer says which version it needs and which it found', async (t) => {
-  // Fastify 5.9 as serve.ts sees it: no LogController export; an instance tells its version.
+  // Fastify 5.9 as makeServer sees it: no LogController export; an instance tells its version.
   const fastify59 = (): { version: string } => ({ version: '5.9.0' })
-  const serve59 = await t.mockImport<typeof import('../lib/serve.js')>('../lib/serve.js', { fastify: { default: fastify59 } })
+  const accessLog59 = await t.mockImport('../lib/server/access-log.js', { fastify: { default: fastify59 } })
+  const serve59 = await t.mockImport<typeof import('../lib/server/make-server.js')>('../lib/server/make-server.js', {
+    fastify: { default: fastify59 },
+    '../lib/server/access-log.js': accessLog59
+  })
   await t.rejects(serve59.makeServer(describe, { port: 0 }), {
     code: 'FST_WSGI_FASTIFY_VERSION',
     message: 'makeServer and the fastify-wsgi command need Fastify 5.10 or later (found 5.9.0)'

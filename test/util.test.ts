@@ -1,7 +1,7 @@
 // Small pure helpers: request-target checks and splitting, latin-1 unquoting, value descriptions.
 import { test } from 'tap'
-import { checkOtherTarget, splitTarget, unquoteLatin1 } from '../lib/environ.js'
-import { describeValue } from '../lib/response-checks.js'
+import { checkOtherTarget, splitTarget, unquoteLatin1 } from '../lib/fastify/request-target.js'
+import { describeValue } from '../lib/wsgi/values.js'
 import { formatDateTime } from '../lib/index.js'
 
 test('splitTarget separates path, query and fragment, from where the path starts', async (t) => {
@@ -48,8 +48,8 @@ test('formatDateTime is an RFC 9110 IMF-fixdate, like wsgiref.handlers.format_da
 })
 
 test('a body stream closed without an error or an end fails the read with ECONNRESET (both input modes)', async (t) => {
-  const { readBody } = await import('../lib/input.js')
-  const { StreamInput } = await import('../lib/stream-input.js')
+  const { readBody } = await import('../lib/wsgi/input.js')
+  const { StreamInput } = await import('../lib/wsgi/stream-input.js')
   const { PassThrough } = await import('node:stream')
   const buffered = new PassThrough()
   const reading = readBody(buffered, 100)
@@ -66,7 +66,7 @@ test('a body stream closed without an error or an end fails the read with ECONNR
 })
 
 test('groupRepeatedNames groups repeated header names, case-insensitively, and leaves other lists alone', async (t) => {
-  const { groupRepeatedNames } = await import('../lib/response-headers.js')
+  const { groupRepeatedNames } = await import('../lib/fastify/response-headers.js')
   const single = ['A', '1']
   t.equal(groupRepeatedNames(single), single)
   const distinct = ['A', '1', 'B', '2']
@@ -78,25 +78,25 @@ test('groupRepeatedNames groups repeated header names, case-insensitively, and l
   t.same(groupRepeatedNames(['Via', '1', 'Via', '2']), ['Via', ['1', '2']], 'the same spelling twice')
 })
 
-test('checkHeaders and parseStatus remember what they found valid, and nothing invalid gets through that memory', async (t) => {
+test('checkResponseHeaders and parseStatus remember what they found valid, and nothing invalid gets through that memory', async (t) => {
   // A fresh module: its memory of checked pairs is empty, and undefined must not read as checked.
-  const fresh = await t.mockImport<typeof import('../lib/response-checks.js')>('../lib/response-checks.js')
-  t.throws(() => fresh.checkHeaders([[undefined, undefined]]), /names and values must be strings/)
+  const fresh = await t.mockImport<typeof import('../lib/wsgi/response-checks.js')>('../lib/wsgi/response-checks.js')
+  t.throws(() => fresh.checkResponseHeaders([[undefined, undefined]]), /names and values must be strings/)
   t.throws(() => fresh.parseStatus(''), /expected three digits/)
   const valid: Array<[string, string]> = [['Content-Type', 'text/plain'], ['X-A', '1']]
-  t.equal(fresh.checkHeaders(valid).hasContentType, true)
-  t.equal(fresh.checkHeaders(valid).hasContentType, true, 'the same list again')
-  t.throws(() => fresh.checkHeaders([['Content-Type', 'text/plain'], ['X-A', 'bad\r\nvalue']]), /response splitting/, 'a changed value at a checked position is checked')
-  t.throws(() => fresh.checkHeaders([['Content-Type', 'text/plain'], ['X A', '1']]), /not an HTTP token/, 'a changed name too')
-  t.throws(() => fresh.checkHeaders([['Content-Type', 'text/plain'], [undefined, undefined]]), /names and values must be strings/)
+  t.equal(fresh.checkResponseHeaders(valid).hasContentType, true)
+  t.equal(fresh.checkResponseHeaders(valid).hasContentType, true, 'the same list again')
+  t.throws(() => fresh.checkResponseHeaders([['Content-Type', 'text/plain'], ['X-A', 'bad\r\nvalue']]), /response splitting/, 'a changed value at a checked position is checked')
+  t.throws(() => fresh.checkResponseHeaders([['Content-Type', 'text/plain'], ['X A', '1']]), /not an HTTP token/, 'a changed name too')
+  t.throws(() => fresh.checkResponseHeaders([['Content-Type', 'text/plain'], [undefined, undefined]]), /names and values must be strings/)
   // Past the positions remembered, every pair is checked every time.
   const long: Array<[string, string]> = Array.from({ length: 40 }, (_, i) => [`X-${i}`, String(i)])
-  fresh.checkHeaders(long)
-  fresh.checkHeaders(long)
+  fresh.checkResponseHeaders(long)
+  fresh.checkResponseHeaders(long)
   long[35] = ['X-35', 'a\nb']
-  t.throws(() => fresh.checkHeaders(long), /response splitting/)
+  t.throws(() => fresh.checkResponseHeaders(long), /response splitting/)
   long[35] = [undefined as unknown as string, undefined as unknown as string]
-  t.throws(() => fresh.checkHeaders(long), /names and values must be strings/)
+  t.throws(() => fresh.checkResponseHeaders(long), /names and values must be strings/)
   t.equal(fresh.parseStatus('404 Not Found'), 404)
   t.equal(fresh.parseStatus('404 Not Found'), 404, 'again, remembered')
   t.throws(() => fresh.parseStatus('404 Not\nFound'), /response splitting/)

@@ -9,7 +9,7 @@ import fastifyWsgi, {
   Headers, setupTestingDefaults, validator, WsgiValidationError,
   type Body, type Environ, type ResponseHeader, type StartResponse, type WsgiApp, type WsgiInput
 } from '../lib/index.js'
-import { BufferedInput } from '../lib/input.js'
+import { BufferedInput } from '../lib/wsgi/input.js'
 import { createServer, listenWithMount } from './helpers/server.js'
 
 const TEXT: Array<[string, string]> = [['Content-Type', 'text/plain']]
@@ -179,7 +179,7 @@ test('app: arrays stay arrays and file wrappers stay file wrappers, with close()
   array.close?.()
   t.equal(closes, 1)
   t.throws(() => array.close?.(), rule(/called close\(\) twice/))
-  const environ = makeEnviron({ 'wsgi.file_wrapper': (await import('../lib/file-wrapper.js')).fileWrapper })
+  const environ = makeEnviron({ 'wsgi.file_wrapper': (await import('../lib/wsgi/file-wrapper.js')).fileWrapper })
   const wrapper = validator((environ, startResponse) => {
     startResponse('200 OK', TEXT)
     return (environ['wsgi.file_wrapper'] as (file: unknown) => Body)({ read: () => Buffer.alloc(0) })

@@ -1,4 +1,4 @@
-// Running the fastify-wsgi CLI as a user does (the compiled dist/lib/cli.js), for the CLI tests.
+// Running the fastify-wsgi CLI as a user does (the compiled dist/lib/cli/index.js), for the CLI tests.
 import t0, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { waitFor } from './server.js'
 
-const CLI = fileURLToPath(new URL('../../dist/lib/cli.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../../dist/lib/cli/index.js', import.meta.url))
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 // The app every test serves: its answers name the process, and its bodies say on stderr when they close.

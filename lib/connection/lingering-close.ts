@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { Socket } from 'node:net'
-import { markClosing } from './connection-order.js'
+import { markClosing } from './order.js'
+import { isHttp2 } from './protocol.js'
 
 /** How long and how much a lingering close reads before it closes (plugin options). */
 export interface LingeringSettings {
@@ -32,7 +33,7 @@ const closeAtOnce = Socket.prototype.destroySoon
  * on it runs.
  */
 export function closesBeforeBodyEnd (req: IncomingMessage, received: number, settings: LingeringSettings): boolean {
-  if (req.complete || req.httpVersionMajor !== 1) return false
+  if (req.complete || isHttp2(req)) return false
   const declared = req.headers['content-length']
   // Without a body (GET...) nothing is left on the wire; a request runs before Node marks it complete.
   if (declared === undefined && req.headers['transfer-encoding'] === undefined) return false

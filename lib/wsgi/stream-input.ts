@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream'
-import type { WsgiStreamInput } from '../types/protocol.js'
-import { FST_WSGI_BODY_TOO_LARGE } from './errors.js'
+import type { WsgiStreamInput } from '../../types/protocol.js'
+import { FST_WSGI_BODY_TOO_LARGE } from '../errors.js'
 
 const EMPTY = Buffer.alloc(0)
 const LF = 0x0a

@@ -1,6 +1,7 @@
-import type { AnyWsgiInput, Body, Environ, StartResponse, WriteCallable, WsgiApp, WsgiInput } from '../types/protocol.js'
+import type { AnyWsgiInput, Body, Environ, StartResponse, WriteCallable, WsgiApp, WsgiInput } from '../../types/protocol.js'
 import { FileWrapper } from './file-wrapper.js'
-import { describeValue, headersObjectHint } from './response-checks.js'
+import { headersObjectHint } from './response-checks.js'
+import { describeValue, isThenable } from './values.js'
 import { isHopByHop } from './util.js'
 import { ErrorsWrapper, InputWrapper, checkEnviron, fail } from './validate-environ.js'
 
@@ -28,7 +29,7 @@ function checkStatus (status: unknown): number {
   return Number(code)
 }
 
-function checkHeaders (headers: unknown): asserts headers is Array<[string, string]> {
+function lintHeaders (headers: unknown): asserts headers is Array<[string, string]> {
   if (!Array.isArray(headers)) fail(`the headers must be an array of [name, value] pairs, got ${describeValue(headers)}${headersObjectHint(headers)}`)
   for (const header of headers) {
     if (!Array.isArray(header) || header.length !== 2) fail(`each header must be a [name, value] pair, got ${describeValue(header)}`)
@@ -58,7 +59,7 @@ function checkContentType (code: number, headers: Array<[string, string]>): void
   }
 }
 
-function checkChunk (what: string, chunk: unknown): void {
+function lintChunk (what: string, chunk: unknown): void {
   if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
     fail(`${what} must be a Uint8Array or a string, got ${describeValue(chunk)}`)
   }
@@ -69,7 +70,7 @@ function checkedStartResponse (startResponse: StartResponse, state: RequestState
     if (args.length !== 2 && args.length !== 3) fail(`startResponse takes 2 or 3 arguments (status, headers, excInfo?), got ${args.length}`)
     const [status, headers, excInfo] = args
     const code = checkStatus(status)
-    checkHeaders(headers)
+    lintHeaders(headers)
     checkContentType(code, headers)
     const excInfoGiven = excInfo !== undefined
     if (excInfoGiven && !(excInfo instanceof Error)) fail(`excInfo must be the Error the app caught, got ${describeValue(excInfo)}`)
@@ -79,7 +80,7 @@ function checkedStartResponse (startResponse: StartResponse, state: RequestState
     if (typeof write !== 'function') fail(`startResponse must return the write callable, got ${describeValue(write)}`)
     return function validatedWrite (...chunks: unknown[]): void {
       if (chunks.length !== 1) fail(`write() takes one chunk, got ${chunks.length} arguments`)
-      checkChunk('the chunk passed to write()', chunks[0])
+      lintChunk('the chunk passed to write()', chunks[0])
       write(chunks[0] as string)
     }
   }
@@ -119,7 +120,7 @@ class BodyTracker {
 }
 
 function checkIteratedChunk (state: RequestState, tracker: BodyTracker, chunk: unknown): void {
-  checkChunk('each chunk of the body', chunk)
+  lintChunk('each chunk of the body', chunk)
   if (!state.started) fail('the server got a chunk of the body, but the app has not called startResponse yet')
   tracker.checkOpen()
 }
@@ -178,7 +179,7 @@ function checkBody (body: unknown, state: RequestState): Body {
   }
   const candidate = body as Body & Record<symbol, unknown>
   if (Array.isArray(candidate)) {
-    for (const chunk of candidate) checkChunk('each chunk of the body', chunk)
+    for (const chunk of candidate) lintChunk('each chunk of the body', chunk)
     if (candidate.length > 0 && !state.started) fail('the app returned a body without calling startResponse')
     const array = [...candidate] as unknown[] & Body
     const tracker = new BodyTracker(candidate, array)
@@ -214,10 +215,6 @@ export function validator<Input extends AnyWsgiInput = WsgiInput> (app: WsgiApp<
     environ['wsgi.errors'] = new ErrorsWrapper(environ['wsgi.errors'])
     const state = new RequestState()
     const body = app(environ as unknown as Environ<Input>, checkedStartResponse(startResponse as StartResponse, state))
-    return isPromise(body) ? body.then((resolved) => checkBody(resolved, state)) : checkBody(body, state)
+    return isThenable(body) ? body.then((resolved) => checkBody(resolved, state)) : checkBody(body, state)
   }
-}
-
-function isPromise (value: unknown): value is Promise<unknown> {
-  return typeof (value as Promise<unknown> | null)?.then === 'function'
 }

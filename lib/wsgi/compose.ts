@@ -1,6 +1,6 @@
-import type { AnyWsgiInput, WsgiApp, WsgiInput } from '../types/protocol.js'
-import { describeValue } from './response-checks.js'
-import { FST_WSGI_INVALID_OPTION } from './errors.js'
+import type { AnyWsgiInput, WsgiApp, WsgiInput } from '../../types/protocol.js'
+import { describeValue } from './values.js'
+import { FST_WSGI_INVALID_OPTION } from '../errors.js'
 
 /** WSGI middleware: takes an app, returns an app that wraps it. */
 export type Middleware<Input extends AnyWsgiInput = WsgiInput> = (app: WsgiApp<Input>) => WsgiApp<Input>

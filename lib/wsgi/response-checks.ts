@@ -1,9 +1,10 @@
 import { isHopByHop } from './util.js'
+import { describeValue } from './values.js'
 import {
   FST_WSGI_HOP_BY_HOP_HEADER,
   FST_WSGI_INVALID_HEADER,
   FST_WSGI_INVALID_STATUS
-} from './errors.js'
+} from '../errors.js'
 
 // Validation of what an app passes to startResponse (checklist C2-C4), written
 // as table lookups because it runs on every request.
@@ -94,7 +95,7 @@ const facts: HeaderFacts = { contentLength: -1, hasDate: false, hasServer: false
  * Validates a startResponse header list (C3, C4) and reports the headers the handler cares about,
  * in an object that is only valid until the next call.
  */
-export function checkHeaders (headers: unknown): Readonly<HeaderFacts> {
+export function checkResponseHeaders (headers: unknown): Readonly<HeaderFacts> {
   if (!Array.isArray(headers)) {
     throw new FST_WSGI_INVALID_HEADER(`list ${describeValue(headers)}: headers must be an array of [name, value] pairs${headersObjectHint(headers)}`)
   }
@@ -192,17 +193,4 @@ function parseContentLength (name: string, value: string): number {
 /** For a header list that is a toolkit `Headers` (a view over its `list`), the way to pass it. */
 export function headersObjectHint (headers: unknown): string {
   return Array.isArray((headers as { list?: unknown } | null)?.list) ? '; for a Headers object, pass headers.list' : ''
-}
-
-/** A short description of any value for error messages. */
-export function describeValue (value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return `[${value.map(describeValue).join(', ')}]`
-  switch (typeof value) {
-    case 'string': return JSON.stringify(value.length > 80 ? value.slice(0, 80) + '…' : value)
-    case 'object': return `object ${value.constructor?.name ?? 'Object'}`
-    case 'function': return `function ${value.name || '(anonymous)'}`
-    case 'undefined': return 'undefined'
-    default: return `${typeof value} ${String(value)}`
-  }
 }

@@ -1,8 +1,8 @@
 import type { FastifyReply } from 'fastify'
 import type { Http2ServerResponse } from 'node:http2'
-import type { ResponseHeader } from '../types/protocol.js'
-import { checkHeaders } from './response-checks.js'
-import { FST_WSGI_EARLY_HINTS } from './errors.js'
+import type { ResponseHeader } from '../../types/protocol.js'
+import { checkResponseHeaders } from '../wsgi/response-checks.js'
+import { FST_WSGI_EARLY_HINTS } from '../errors.js'
 
 /** True once the response's connection (HTTP/1) or stream (HTTP/2) is gone. */
 export function responseGone (res: FastifyReply['raw']): boolean {
@@ -43,7 +43,7 @@ export function earlyHints (this: { 'fastify.reply'?: FastifyReply } | undefined
  * header; HTTP/1.0 clients get none (RFC 9110 §15.2 forbids 1xx for them).
  */
 function sendEarlyHints (reply: FastifyReply, headers: ResponseHeader[]): void {
-  checkHeaders(headers)
+  checkResponseHeaders(headers)
   const res = reply.raw
   if (res.headersSent) throw new FST_WSGI_EARLY_HINTS('the response has already started')
   const hints: Record<string, string[]> = {}

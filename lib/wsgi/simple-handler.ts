@@ -1,11 +1,11 @@
 import type { Readable, Writable } from 'node:stream'
-import type { Chunk, Environ, WsgiApp, WsgiErrors, WsgiInput } from '../types/protocol.js'
+import type { Chunk, Environ, WsgiApp, WsgiErrors, WsgiInput } from '../../types/protocol.js'
 import { BaseHandler, isDisconnect } from './handler.js'
 import { fileWrapper } from './file-wrapper.js'
 import { BufferedInput } from './input.js'
 import { StreamInput } from './stream-input.js'
 import { WSGI_VERSION, guessScheme } from './util.js'
-import { VERSION } from './version.js'
+import { SERVER_SOFTWARE } from '../version.js'
 
 const NO_BODY = Buffer.alloc(0)
 
@@ -72,7 +72,7 @@ export class SimpleHandler extends BaseHandler<WsgiInput> {
   private outputFailedOnce = false
 
   constructor (stdin: Readable, stdout: Writable, stderr: Writable, environ: Record<string, unknown>, options: SimpleHandlerOptions = {}) {
-    const serverSoftware = options.serverSoftware ?? `fastify-wsgi/${VERSION}`
+    const serverSoftware = options.serverSoftware ?? SERVER_SOFTWARE
     const originServer = options.originServer ?? true
     // wsgiref's setup_environ: the base environ plus the wsgi.* keys of this transport.
     const env: Record<string, unknown> = { ...environ }

@@ -1,5 +1,6 @@
-import type { AnyWsgiInput, Body, Chunk, Environ, ResponseHeader, StartResponse, WriteCallable, WsgiApp, WsgiInput } from '../types/protocol.js'
-import { checkHeaders, describeValue, parseStatus } from './response-checks.js'
+import type { AnyWsgiInput, Body, Chunk, Environ, ResponseHeader, StartResponse, WriteCallable, WsgiApp, WsgiInput } from '../../types/protocol.js'
+import { checkResponseHeaders, parseStatus } from './response-checks.js'
+import { describeValue, isThenable } from './values.js'
 import { formatDateTime } from './util.js'
 import { FileWrapper } from './file-wrapper.js'
 import {
@@ -11,7 +12,7 @@ import {
   FST_WSGI_INVALID_STATUS,
   FST_WSGI_NO_START_RESPONSE,
   FST_WSGI_WRITE_BEFORE_START
-} from './errors.js'
+} from '../errors.js'
 
 /** Raised inside the handler when the client went away: expected, logged quietly (checklist A2). */
 export class ClientDisconnected extends Error {
@@ -56,7 +57,7 @@ function httpDate (): string {
   return cachedDate
 }
 
-function checkChunk (data: unknown): Chunk {
+function checkBodyChunk (data: unknown): Chunk {
   if (typeof data === 'string' || data instanceof Uint8Array) return data
   throw new FST_WSGI_INVALID_CHUNK(describeValue(data))
 }
@@ -81,10 +82,6 @@ function returnQuietly (iterator: Iterator<unknown>): void {
   try {
     iterator.return?.()
   } catch {}
-}
-
-function isThenable (value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 }
 
 /**
@@ -215,7 +212,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
       throw new FST_WSGI_HEADERS_ALREADY_SET()
     }
     const statusCode = parseStatus(status)
-    const facts = checkHeaders(headers)
+    const facts = checkResponseHeaders(headers)
     this.status = status
     this.statusCode = statusCode
     this.headers = headers
@@ -341,7 +338,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
    */
   private finishSingleChunk (data: unknown): void {
     if (this.status === null) throw new FST_WSGI_WRITE_BEFORE_START()
-    const chunk = checkChunk(data)
+    const chunk = checkBodyChunk(data)
     this.closeResult()
     if (this.clientGone()) throw new ClientDisconnected()
     // Worked out only where it becomes a header: a transport that frames the body itself needs it for HEAD alone.
@@ -357,7 +354,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
    */
   protected sendChunk (data: unknown): boolean {
     if (this.status === null) throw new FST_WSGI_WRITE_BEFORE_START()
-    let chunk = checkChunk(data)
+    let chunk = checkBodyChunk(data)
     if (chunk.length === 0 || this.bodyComplete) return false
     if (this.clientGone()) throw new ClientDisconnected()
     if (!this.headersSent) this.sendHeaders()

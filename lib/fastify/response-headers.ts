@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify'
-import { replyHeaderStore } from './fastify-internals.js'
+import { replyHeaderStore } from './internals.js'
 
 type HeaderValues = Record<string, string | number | string[] | undefined>
 

@@ -1,4 +1,4 @@
-import type { WsgiErrors } from '../types/protocol.js'
+import type { WsgiErrors } from '../../types/protocol.js'
 
 /** The part of a logger `wsgi.errors` needs (pino's and Fastify's loggers fit). */
 export interface ErrorLogger {

@@ -1,6 +1,7 @@
-import type { ResponseHeader } from '../types/protocol.js'
-import { describeValue, isToken } from './response-checks.js'
-import { FST_WSGI_INVALID_HEADER } from './errors.js'
+import type { ResponseHeader } from '../../types/protocol.js'
+import { isToken } from './response-checks.js'
+import { describeValue } from './values.js'
+import { FST_WSGI_INVALID_HEADER } from '../errors.js'
 
 // Control characters (C0 and DEL) are refused, as wsgiref.headers does; a tab is fine in a value
 // (RFC 9110 §5.5), not in a name or parameter.

@@ -1,7 +1,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { lingeringClose } from './lingering-close.js'
+import { lingeringClose } from '../connection/lingering-close.js'
 
 /** The error Node's HTTP server gives a `'clientError'` listener for a request its parser refused. */
 interface ParseError extends Error {

@@ -2,9 +2,9 @@ import { createReadStream, closeSync, fstat, type ReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import type { FileHandle } from 'node:fs/promises'
-import type { Chunk } from '../types/protocol.js'
-import { describeValue } from './response-checks.js'
-import { FST_WSGI_INVALID_OPTION } from './errors.js'
+import type { Chunk } from '../../types/protocol.js'
+import { describeValue } from './values.js'
+import { FST_WSGI_INVALID_OPTION } from '../errors.js'
 
 /** A Python-style file: `read(size)` returns at most `size` bytes, and nothing at the end. */
 interface SyncFileLike {

@@ -1,4 +1,4 @@
-import { FST_WSGI_BAD_REQUEST } from './errors.js'
+import { FST_WSGI_BAD_REQUEST } from '../errors.js'
 
 // Request headers into the environ (checklist B4, B5): `HTTP_*` keys, repeats joined with `,`
 // (cookies with `; `), Content-Type and Content-Length under their CGI keys, names with `_`

@@ -1,6 +1,7 @@
-import type { WsgiErrors } from '../types/protocol.js'
-import { describeValue } from './response-checks.js'
-import { WsgiValidationError } from './errors.js'
+import type { WsgiErrors } from '../../types/protocol.js'
+import { isToken } from './response-checks.js'
+import { describeValue, isThenable } from './values.js'
+import { WsgiValidationError } from '../errors.js'
 
 // The server's side of wsgiref.validate: the environ it builds, and the
 // wsgi.input and wsgi.errors streams it offers (PEP 3333 "environ Variables",
@@ -11,7 +12,6 @@ const REQUIRED_KEYS = [
   'wsgi.multithread', 'wsgi.multiprocess', 'wsgi.run_once', 'wsgi.url_scheme'
 ]
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'OPTIONS', 'PATCH', 'PUT', 'DELETE', 'TRACE'])
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const DIGITS = /^[0-9]+$/
 
 /** Throws a WsgiValidationError: `rule` says what was broken, with which value. */
@@ -26,10 +26,6 @@ export function warn (message: string): void {
   if (warned.has(message)) return
   warned.add(message)
   process.emitWarning(message, { type: 'WsgiWarning', code: 'FST_WSGI_VALIDATION_WARNING' })
-}
-
-function isThenable (value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 }
 
 /** Checks a value now, or once it resolves when it is a Promise (wsgi.input in stream mode). */
@@ -92,7 +88,7 @@ export function checkEnviron (environ: unknown): asserts environ is Record<strin
 
 function checkCgiVariables (env: Record<string, string | undefined>): void {
   const method = env.REQUEST_METHOD as string
-  if (!TOKEN.test(method)) fail(`REQUEST_METHOD must be an HTTP method token, got ${describeValue(method)}`)
+  if (!isToken(method)) fail(`REQUEST_METHOD must be an HTTP method token, got ${describeValue(method)}`)
   if (!KNOWN_METHODS.has(method)) warn(`Unknown REQUEST_METHOD: ${JSON.stringify(method)}`)
   const scriptName = env.SCRIPT_NAME
   const pathInfo = env.PATH_INFO

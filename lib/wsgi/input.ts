@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream'
-import type { WsgiInput } from '../types/protocol.js'
-import { FST_WSGI_BODY_TOO_LARGE, FST_WSGI_BODY_UNAVAILABLE } from './errors.js'
+import type { WsgiInput } from '../../types/protocol.js'
+import { FST_WSGI_BODY_TOO_LARGE, FST_WSGI_BODY_UNAVAILABLE } from '../errors.js'
 import { uploadAborted } from './stream-input.js'
 
 const EMPTY = Buffer.alloc(0)
