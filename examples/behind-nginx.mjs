@@ -1,10 +1,10 @@
-// Checks the nginx config of the README's "Deploying" section with a real nginx: the CLI behind
+// Checks the nginx config of docs/deploying.md with a real nginx: the CLI behind
 // it, requests through it over TLS from another loopback address, and what the app saw.
 //
 //   npm run build && node examples/behind-nginx.mjs
 //
 // Needs nginx and openssl on PATH (Debian: apt-get install nginx-light). The config is read from
-// README.md, so the documented one is the checked one; only its ports and certificate are swapped
+// docs/deploying.md, so the documented one is the checked one; only its ports and certificate are swapped
 // for local ones. Prints one line per check and exits 1 if any fails.
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -19,10 +19,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CLI = join(ROOT, 'dist/lib/cli/index.js')
 // The client's address: any 127.x address reaches the loopback on Linux, and this one is not nginx's.
 const CLIENT = '127.0.0.2'
-// The app's flags, as the README's command line has them (one process, at a port of its own).
+// The app's flags, as docs/deploying.md's command line has them (one process, at a port of its own).
 const CLI_FLAGS = ['--trust-proxy', '127.0.0.1', '--body-limit', '104857600', '--input', 'stream', '--log-level', 'warn']
 
-// What the app reports: the keys the README's table is about, and the size of the body it read.
+// What the app reports: the keys the guide's table is about, and the size of the body it read.
 const APP = `
 export default async function app (environ, startResponse) {
   let bytes = 0
@@ -33,15 +33,15 @@ export default async function app (environ, startResponse) {
 }
 `
 
-/** The first nginx block of the README's "Behind nginx" section. */
+/** The first nginx block of docs/deploying.md's "Behind nginx" section. */
 function readmeConfig () {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-  const match = /```nginx\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('### Behind nginx')))
-  if (match === null) throw new Error('README.md has no nginx block under "### Behind nginx"')
+  const guide = readFileSync(join(ROOT, 'docs', 'deploying.md'), 'utf8')
+  const match = /```nginx\n([\s\S]*?)```/.exec(guide.slice(guide.indexOf('## Behind nginx')))
+  if (match === null) throw new Error('docs/deploying.md has no nginx block under "## Behind nginx"')
   return match[1]
 }
 
-/** The README's config with local ports and certificate, inside a main config that keeps nginx in the foreground and in `dir`. */
+/** The guide's config with local ports and certificate, inside a main config that keeps nginx in the foreground and in `dir`. */
 function localConfig (dir, { appPort, httpPort, httpsPort }) {
   let config = readmeConfig()
   const swaps = [
@@ -52,7 +52,7 @@ function localConfig (dir, { appPort, httpPort, httpsPort }) {
     [/ssl_certificate_key +\S+;/, `ssl_certificate_key ${dir}/key.pem;`]
   ]
   for (const [pattern, replacement] of swaps) {
-    if (!pattern.test(config)) throw new Error(`the README's nginx config has no ${pattern}: update this script along with it`)
+    if (!pattern.test(config)) throw new Error(`docs/deploying.md's nginx config has no ${pattern}: update this script along with it`)
     config = config.replace(pattern, replacement)
   }
   // Every temporary path in `dir`, for the modules this nginx has.

@@ -618,7 +618,7 @@ test('IntegrationTests.test_cp1252_url (deviation: Node refuses raw bytes >= 0x8
     return [Buffer.from(e.PATH_INFO, 'latin1')]
   }
   // CPython sends `GET /\x80%80`; Node's parser answers a raw 0x80 with 400, so both bytes go escaped,
-  // and Fastify's router needs wsgiRewriteUrl to route a non-UTF-8 escape (README: Request targets).
+  // and Fastify's router needs wsgiRewriteUrl to route a non-UTF-8 escape (docs/environ.md: Request targets).
   const raw = await runAmock(t, validator(app), 'GET /\x80%80 HTTP/1.0\r\n\r\n')
   t.match(raw.out, /^HTTP\/1\.1 400 /, 'the raw byte is refused by Node')
   const { stream } = logCollector()

@@ -1,11 +1,11 @@
-// The testing story of README "Testing your apps": fastify.inject() drives mounted apps, buffered
+// The testing story of docs/testing.md: fastify.inject() drives mounted apps, buffered
 // and streamed, with request bodies and HEAD, in both input modes, under the validator.
 import { test } from 'tap'
 import Fastify from 'fastify'
 import fastifyWsgi, { type StreamingWsgiApp, type WsgiApp } from '../lib/index.js'
 import { form } from '../examples/form.js'
 
-test('the README example: the form echoes its fields, and HEAD gets its headers only', async (t) => {
+test('the docs/testing.md example: the form echoes its fields, and HEAD gets its headers only', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(fastifyWsgi, { prefix: '/form', app: form, validate: true })

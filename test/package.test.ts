@@ -2,7 +2,7 @@
 // project and used from there as users do — CommonJS, ESM, the CLI, and TypeScript consumers
 // type-checked against the shipped declarations under every common module setting.
 import t from 'tap'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { installTarball, packCleanCheckout, ROOT, run, TSC, type Packed } from './helpers/pack.js'
@@ -45,33 +45,62 @@ const HELLO = `
   }`
 const ANSWERS = [[200, '/legacy|/x'], [200, '|/direct/y']]
 
-t.test('the tarball ships the build and its declarations, and nothing else of the repository', bounded, async (t) => {
+t.test('the tarball ships the build, its declarations and the docs, and nothing else of the repository', bounded, async (t) => {
   const { files } = packed
-  for (const file of ['package.json', 'README.md', 'LICENSE', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/errors.d.ts', 'dist/lib/cli/index.js', 'dist/types/protocol.d.ts']) {
+  for (const file of ['package.json', 'README.md', 'LICENSE', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lib/errors.d.ts', 'dist/lib/cli/index.js', 'dist/types/protocol.d.ts', 'docs/options.md']) {
     t.ok(files.includes(file), `ships ${file}`)
   }
   t.notOk(files.includes('dist/lib/leftover.js'), 'prepack builds from scratch: a leftover of an earlier build is not shipped')
-  t.same(files.filter((file) => !/^dist\/(lib|types)\/([\w-]+\/)?[\w-]+(\.d\.ts|\.js)$/.test(file) && !['package.json', 'README.md', 'LICENSE'].includes(file)), [],
-    'only the compiled lib and declarations: no sources, tests, examples, benchmarks or source maps')
+  // dist/lib/<file> or dist/lib/<one folder>/<file>; the docs the README links to (and the code cites).
+  const shipped = /^(dist\/lib\/([\w-]+\/)?[\w-]+(\.d\.ts|\.js)|dist\/types\/[\w-]+(\.d\.ts|\.js)|docs\/[\w-]+\.md)$/
+  t.same(files.filter((file) => !shipped.test(file) && !['package.json', 'README.md', 'LICENSE'].includes(file)), [],
+    'only the compiled lib, declarations and docs/*.md: no sources, tests, examples, benchmarks or source maps')
   t.same(files.filter((file) => file.startsWith('dist/types/') && !file.endsWith('.d.ts')), [], 'types/ holds declarations only')
   const installed = join(project, 'node_modules', 'fastify-wsgi')
   for (const file of files.filter((name) => name.startsWith('dist/'))) {
     const text = readFileSync(join(installed, file), 'utf8')
     t.notMatch(text, /sourceMappingURL/, `${file} points at no source map`)
     t.notMatch(text, /DESIGN\.md/, `${file} cites no document that is not shipped`)
+    for (const [cited] of text.matchAll(/\bdocs\/[\w-]+\.md\b/g)) t.ok(files.includes(cited), `${file} cites ${cited}, which is shipped`)
   }
 })
 
-t.test('the README links to the repository by absolute URLs to files that exist, or to its own headings', bounded, async (t) => {
-  const readme = readFileSync(join(project, 'node_modules', 'fastify-wsgi', 'README.md'), 'utf8')
+// GitHub's anchor for a heading: its text without markup, lower-cased, punctuation but - and _
+// dropped, spaces turned into -; a repeated heading gets -1, -2… (github-slugger's rules).
+function anchors (markdown: string): Set<string> {
+  const seen = new Set<string>()
+  for (const [, heading] of markdown.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$/gm)) {
+    const text = heading.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/[`*]/g, '')
+    const slug = text.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-')
+    let unique = slug
+    for (let n = 1; seen.has(unique); n++) unique = `${slug}-${n}`
+    seen.add(unique)
+  }
+  return seen
+}
+
+t.test('the README, docs/*.md and benchmarks/README.md link to the repository by absolute URLs to files and headings that exist, or to their own headings', bounded, async (t) => {
   const { repository } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   const base = repository.url.replace(/^git\+/, '').replace(/\.git$/, '') + '/blob/main/'
-  const prose = readme.replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '')
-  const links = [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1])
-  t.ok(links.some((link) => link.startsWith(base)), `links to files on ${base}`)
-  for (const link of links) {
-    if (link.startsWith(base)) t.ok(existsSync(join(ROOT, link.slice(base.length).split('#')[0])), `${link} exists in the repository`)
-    else t.match(link, /^(https?:\/\/|#)/, `${link} is absolute or an anchor`)
+  const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`), 'benchmarks/README.md']
+  t.ok(pages.includes('docs/options.md'), 'docs/ holds the reference')
+  for (const page of pages) {
+    const markdown = readFileSync(join(ROOT, page), 'utf8')
+    const prose = markdown.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '')
+    const links = [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1])
+    if (page === 'README.md') t.ok(links.some((link) => link.startsWith(base)), `README.md links to files on ${base}`)
+    for (const link of links) {
+      const [path, anchor] = link.startsWith(base) ? link.slice(base.length).split('#') : link.startsWith('#') ? [page, link.slice(1)] : []
+      if (path === undefined) {
+        t.match(link, /^https?:\/\//, `${page}: ${link} is absolute or an anchor`)
+        continue
+      }
+      const exists = existsSync(join(ROOT, path))
+      t.ok(exists, `${page}: ${link} exists in the repository`)
+      if (exists && anchor !== undefined && path.endsWith('.md')) {
+        t.ok(anchors(readFileSync(join(ROOT, path), 'utf8')).has(anchor), `${page}: ${link} names a heading of ${path}`)
+      }
+    }
   }
 })
 

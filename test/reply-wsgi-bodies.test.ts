@@ -1,4 +1,4 @@
-// Request bodies on reply.wsgi routes: what Fastify's parsers do to them, and the README's recipe
+// Request bodies on reply.wsgi routes: what Fastify's parsers do to them, and the README's recipe (Mount or reply.wsgi)
 // (a scope whose only parser keeps every body as a Buffer) that hands forms and JSON to the app raw.
 import { test } from 'tap'
 import { request } from 'undici'

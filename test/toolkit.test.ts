@@ -33,7 +33,7 @@ test('H2: shiftPathInfo normalizes empty, . and .. segments (testNormalizedShift
   t.throws(() => shift('', 'x'), { name: 'TypeError', message: 'PATH_INFO must be empty or start with "/", got "x"' })
 })
 
-test('H2: a missing SCRIPT_NAME counts as empty, as in wsgiref (the README\'s setupTestingDefaults example)', async (t) => {
+test('H2: a missing SCRIPT_NAME counts as empty, as in wsgiref (the setupTestingDefaults example of docs/toolkit.md)', async (t) => {
   const environ: Record<string, unknown> = { PATH_INFO: '/users/7' }
   setupTestingDefaults(environ)
   t.notOk('SCRIPT_NAME' in environ, 'setupTestingDefaults leaves SCRIPT_NAME alone when PATH_INFO is given, as wsgiref does')
