@@ -16,7 +16,7 @@ export const FST_WSGI_ALREADY_DECORATED = createError(
 export const FST_WSGI_FASTIFY_VERSION = createError<[string]>(
   'FST_WSGI_FASTIFY_VERSION', 'makeServer and the fastify-wsgi command need Fastify 5.10 or later (found %s)', 500)
 
-// The app broke the protocol: startResponse, write and the body (checklist C, D).
+// The app broke the protocol: startResponse, write and the body (PEP 3333 "The start_response() Callable").
 export const FST_WSGI_INVALID_STATUS = createError<[string, string]>(
   'FST_WSGI_INVALID_STATUS', 'Invalid status %s: %s', 500)
 export const FST_WSGI_INVALID_HEADER = createError<[string]>(

@@ -134,9 +134,10 @@ const RUN_OPTIONS: { readonly [Name in keyof WsgiRunOptions]-?: OptionRule<RunSe
   pathEncoding: oneOf(['latin1', 'utf8'], 'latin1'),
   dropUnderscoreHeaders: boolean(true),
   baseEnviron: {
+    // null: no base environ, also where a parent scope had one.
     check (value, name) {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid(name, 'a plain object', value)
-      return value as Record<string, unknown>
+      if (value !== null && (typeof value !== 'object' || Array.isArray(value))) invalid(name, 'a plain object', value)
+      return value as Record<string, unknown> | null
     },
     initial: () => null
   },
@@ -165,10 +166,11 @@ export interface HandlerSettings extends RunSettings {
   lifecycle: ServerLifecycle
 }
 
-const OPTION_NAMES = Object.keys(RUN_OPTIONS) as Array<keyof WsgiRunOptions>
+/** The names of the run options, in the table's order. */
+export const RUN_OPTION_NAMES = Object.keys(RUN_OPTIONS) as ReadonlyArray<keyof WsgiRunOptions>
 
 /** The run options that are the plugin's alone: what makeServer hands the plugin rather than Fastify. */
-export const PLUGIN_ONLY_OPTIONS: ReadonlySet<string> = new Set(OPTION_NAMES.filter((name) => RUN_OPTIONS[name].fastifyOption !== true))
+export const PLUGIN_ONLY_OPTIONS: ReadonlySet<string> = new Set(RUN_OPTION_NAMES.filter((name) => RUN_OPTIONS[name].fastifyOption !== true))
 
 /**
  * Validates the app option (registration) or the app argument (reply.wsgi).
@@ -192,10 +194,17 @@ export function normalizeScriptName (name: string, value: unknown): string {
  */
 export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSettings): HandlerSettings {
   const settings = { ...defaults }
-  for (const name of OPTION_NAMES) {
+  for (const name of RUN_OPTION_NAMES) {
     const value = options[name]
     if (value !== undefined) (settings as Record<string, unknown>)[name] = RUN_OPTIONS[name].check(value, name)
   }
+  return settings
+}
+
+/** The settings of one reply.wsgi call: the scope's, with the call's options and its scriptName. */
+export function resolveCallSettings (options: ReplyWsgiOptions, defaults: HandlerSettings): HandlerSettings {
+  const settings = resolveSettings(options, defaults)
+  if (options.scriptName !== undefined) settings.scriptName = normalizeScriptName('scriptName', options.scriptName)
   return settings
 }
 
@@ -203,6 +212,6 @@ export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSetti
 export function defaultSettings (bodyLimit: number, lifecycle: ServerLifecycle): HandlerSettings {
   const context: RegistrationContext = { bodyLimit }
   const settings: Record<string, unknown> = { scriptName: '', fileWrapper, lifecycle }
-  for (const name of OPTION_NAMES) settings[name] = RUN_OPTIONS[name].initial(context)
+  for (const name of RUN_OPTION_NAMES) settings[name] = RUN_OPTIONS[name].initial(context)
   return settings as unknown as HandlerSettings
 }

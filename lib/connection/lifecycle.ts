@@ -15,7 +15,7 @@ import type { Socket } from 'node:net'
  * closed gracefully (GOAWAY: their streams finish, no new ones start). And
  * the server may close before an app's body did (a client that left, or
  * connections destroyed on a timeout): close() also waits for every response
- * still running to end and close its body (checklist D7).
+ * still running to end and close its body (PEP 3333: close() is always called).
  */
 export interface ServerLifecycle {
   closing: boolean

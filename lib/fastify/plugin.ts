@@ -7,6 +7,7 @@ import {
   checkApp,
   defaultSettings,
   normalizeScriptName,
+  resolveCallSettings,
   resolveSettings,
   type FastifyWsgiOptions,
   type ReplyWsgiOptions
@@ -44,10 +45,7 @@ function decorateReply (fastify: FastifyInstance, librarySettings: HandlerSettin
   fastify.decorateReply('wsgi', function wsgi (this: FastifyReply, appArgument: unknown, options?: ReplyWsgiOptions): Promise<void> {
     let app = checkApp('app', appArgument)
     let callSettings = (this.server as ScopeWithSettings)[kReplyWsgiSettings] ?? librarySettings
-    if (options !== undefined) {
-      callSettings = resolveSettings(options, callSettings)
-      if (options.scriptName !== undefined) callSettings.scriptName = normalizeScriptName('scriptName', options.scriptName)
-    }
+    if (options !== undefined) callSettings = resolveCallSettings(options, callSettings)
     if (callSettings.validate) app = validator(app)
     // Always a Promise, as typed: a sync response has already ended when it resolves.
     return Promise.resolve(runWsgi(this.request, this, app, callSettings))

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Chunk } from '../../types/protocol.js'
 import { ClientDisconnected } from '../wsgi/handler.js'
 import type { FileWrapper } from '../wsgi/file-wrapper.js'
+import { drainOrClose } from '../wsgi/drain.js'
 import { addHookHeaders, groupRepeatedNames, headerObject, hookHeaders } from './response-headers.js'
 import { FastifyHandler } from './handler.js'
 
@@ -65,16 +66,7 @@ export class RawReplyHandler extends FastifyHandler {
   }
 
   protected waitForDrain (): Promise<void> {
-    const res = this.res
-    return new Promise((resolve) => {
-      const done = (): void => {
-        res.off('drain', done)
-        res.off('close', done)
-        resolve()
-      }
-      res.on('drain', done)
-      res.on('close', done)
-    })
+    return drainOrClose(this.res)
   }
 
   protected end (chunk?: Chunk): void {

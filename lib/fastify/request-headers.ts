@@ -1,6 +1,6 @@
 import { FST_WSGI_BAD_REQUEST } from '../errors.js'
 
-// Request headers into the environ (checklist B4, B5): `HTTP_*` keys, repeats joined with `,`
+// Request headers into the environ (CGI, RFC 3875 §4.1.18): `HTTP_*` keys, repeats joined with `,`
 // (cookies with `; `), Content-Type and Content-Length under their CGI keys, names with `_`
 // dropped when so configured. Duplicate Host or Content-Type headers make the request ambiguous
 // and are refused (RFC 9112 §3.2).
@@ -40,7 +40,7 @@ function newEnvironKey (name: string, dropUnderscore: boolean): string | null {
     : 'HTTP_' + lower.toUpperCase().replaceAll('-', '_')
   if (key !== null && name.includes('_')) {
     if (underscoreKeys.size < ENVIRON_KEY_CACHE_LIMIT && name.length <= NAME_LENGTH_LIMIT) underscoreKeys.set(name, key)
-    // B5: a name with `_` would collide with its `-` twin after the mapping (header spoofing).
+    // A name with `_` would collide with its `-` twin after the mapping (header spoofing).
     return dropUnderscore ? null : key
   }
   if (environKeys.size < ENVIRON_KEY_CACHE_LIMIT && name.length <= NAME_LENGTH_LIMIT) environKeys.set(name, key)
@@ -197,7 +197,7 @@ function storeFor (rawHeaders: string[], dropUnderscore: boolean): StoreHeaders 
   return node.store
 }
 
-/** Copies the request headers into the environ (checklist B4, B5). */
+/** Copies the request headers into the environ, as `HTTP_*` keys (docs/environ.md). */
 export function addRequestHeaders (environ: Environ, rawHeaders: string[], dropUnderscore: boolean): void {
   const store = storeFor(rawHeaders, dropUnderscore)
   if (store === null) copyHeaders(environ, rawHeaders, dropUnderscore)

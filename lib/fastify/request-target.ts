@@ -79,7 +79,7 @@ function hexValue (code: number): number {
 
 /**
  * Percent-decodes a path with each byte mapped to one character, as wsgiref's
- * `unquote(path, 'iso-8859-1')` (checklist B3): nothing is lost, and an
+ * `unquote(path, 'iso-8859-1')` (PEP 3333 "Unicode Issues"): nothing is lost, and an
  * invalid escape stays as it was.
  */
 export function unquoteLatin1 (path: string): string {

@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import { PassThrough } from 'node:stream'
 import type { Chunk } from '../../types/protocol.js'
 import { ClientDisconnected } from '../wsgi/handler.js'
+import { drainOrClose } from '../wsgi/drain.js'
 import { FST_WSGI_APP_FAILED } from '../errors.js'
 import { groupRepeatedNames, holdsHeaders } from './response-headers.js'
 import { replyHasNoSerializer, routeHasNoOnSendHooks, usesFastifyErrorPage } from './internals.js'
@@ -84,20 +85,9 @@ export class SendReplyHandler extends FastifyHandler {
     return body.write(chunk)
   }
 
+  /** The body stream drains, or it or the response closes. */
   protected waitForDrain (): Promise<void> {
-    const body = this.body as PassThrough
-    const res = this.res
-    return new Promise((resolve) => {
-      const done = (): void => {
-        body.off('drain', done)
-        body.off('close', done)
-        res.off('close', done)
-        resolve()
-      }
-      body.on('drain', done)
-      body.on('close', done)
-      res.on('close', done)
-    })
+    return drainOrClose(this.body as PassThrough, this.res)
   }
 
   protected end (chunk?: Chunk): void {

@@ -6,7 +6,7 @@ export interface ErrorLogger {
 }
 
 /**
- * `wsgi.errors` (checklist G1): a text stream whose complete lines go to the
+ * `wsgi.errors` (PEP 3333 "Input and Error Streams"): a text stream whose complete lines go to the
  * request's logger at error level, so each line carries the request id.
  * A partial line waits for its newline, for flush(), or for the response end.
  */

@@ -15,7 +15,7 @@ interface SyncFileLike {
 /** A Node readable stream or any other async iterable of chunks. */
 type AsyncFileLike = AsyncIterable<Chunk> & { close?: () => void, destroy?: () => void }
 
-/** A file on disk, by path, descriptor or FileHandle: the server may send it by its fast path (E2). */
+/** A file on disk, by path, descriptor or FileHandle: the server may send it by its fast path (docs/conformance.md E2). */
 export type FileSource = { path: string } | { fd: number } | { handle: FileHandle }
 
 function isSyncFileLike (filelike: unknown): filelike is SyncFileLike {
@@ -39,7 +39,7 @@ function syncFileLike (filelike: SyncFileLike | AsyncFileLike | null): SyncFileL
 }
 
 /**
- * `wsgi.file_wrapper` (wsgiref.util.FileWrapper, checklist E1): a body that
+ * `wsgi.file_wrapper` (wsgiref.util.FileWrapper, docs/conformance.md E1): a body that
  * reads a file-like object in blocks and forwards `close()` to it. It takes a
  * path, a file descriptor or a FileHandle (sent from the file's start, with
  * Content-Length from its size), a readable stream, or a Python-style object

@@ -14,7 +14,7 @@ import {
   FST_WSGI_WRITE_BEFORE_START
 } from '../errors.js'
 
-/** Raised inside the handler when the client went away: expected, logged quietly (checklist A2). */
+/** Raised inside the handler when the client went away: expected, logged quietly (docs/conformance.md A2). */
 export class ClientDisconnected extends Error {
   readonly code = 'FST_WSGI_CLIENT_DISCONNECTED'
   constructor () {
@@ -132,7 +132,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
   private hasServer = false
   /** Content-Length the handler worked out (one-chunk or empty body), or -1. */
   private computedLength = -1
-  /** HEAD, 204 and 304 responses carry no body (checklist D9; a 1xx status is refused as a final one). */
+  /** HEAD, 204 and 304 responses carry no body (RFC 9110 §6.4.1; a 1xx status is refused as a final one). */
   protected discardBody = false
   /** Set once no more body bytes may be written: the iteration stops. */
   private bodyComplete = false
@@ -203,10 +203,10 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     this.handleError(err)
   }
 
-  /** The startResponse callable (checklist C1-C7). */
+  /** The startResponse callable (wsgiref's start_response; docs/conformance.md C1-C7). */
   protected handleStartResponse (status: string, headers: ResponseHeader[], excInfo?: unknown): WriteCallable {
     if (excInfo != null) {
-      // C6: too late to replace the response, so the app's error propagates.
+      // Headers already sent: too late to replace the response, so the app's error propagates (PEP 3333).
       if (this.headersSent) throw excInfo
     } else if (this.status !== null) {
       throw new FST_WSGI_HEADERS_ALREADY_SET()
@@ -258,7 +258,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
   }
 
   /**
-   * A file body (checklist E2): its size is its Content-Length unless the app
+   * A file body (docs/conformance.md E2): its size is its Content-Length unless the app
    * declared one, then the transport's fast path sends it, or it is iterated.
    */
   private async finishFile (wrapper: FileWrapper): Promise<void> {
@@ -301,7 +301,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
 
   /**
    * Iterates a sync iterator as for-of would, without its async cost: an
-   * iterator left early, by an error of ours or a stop, gets return() (D7).
+   * iterator left early, by an error of ours or a stop, gets return() (PEP 3333: close() is always called).
    */
   private finishIterator (iterator: Iterator<unknown>): void | Promise<void> {
     for (let step = iterator.next(); step.done !== true; step = iterator.next()) {
@@ -334,7 +334,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
 
   /**
    * A one-element array body: its length is known, so it gets Content-Length
-   * (checklist D4) and goes out with the headers in one transport step.
+   * (wsgiref's set_content_length) and goes out with the headers in one transport step.
    */
   private finishSingleChunk (data: unknown): void {
     if (this.status === null) throw new FST_WSGI_WRITE_BEFORE_START()
@@ -349,8 +349,8 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
 
   /**
    * Writes one chunk (wsgiref's write): headers go out with the first
-   * non-empty chunk (checklist C7). Returns true when the caller must wait for
-   * drain before writing more (checklist D10).
+   * non-empty chunk (PEP 3333: headers wait for the first body bytes). Returns true when the caller must wait for
+   * drain before writing more (backpressure: docs/conformance.md D10).
    */
   protected sendChunk (data: unknown): boolean {
     if (this.status === null) throw new FST_WSGI_WRITE_BEFORE_START()
@@ -367,7 +367,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     return !this.writeBody(chunk)
   }
 
-  /** Never sends past a declared Content-Length (checklist D8): the surplus is dropped and logged. */
+  /** Never sends past a declared Content-Length (PEP 3333 "Handling the Content-Length Header"): the surplus is dropped and logged. */
   private fitDeclaredLength (chunk: Chunk): Chunk {
     const length = byteLength(chunk)
     const room = this.declaredLength - this.bytesSent
@@ -401,7 +401,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     this.endResponse()
   }
 
-  /** Sends the status line and headers with the preamble: Date, Server, Content-Length (checklist D4, D6). */
+  /** Sends the status line and headers with the preamble: Date, Server, Content-Length (wsgiref's send_preamble and finish_content). */
   protected sendHeaders (): void {
     const statusCode = this.statusCode
     // startResponse accepts a 1xx status, as wsgiref does, but no final response may follow one:
@@ -442,7 +442,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     if (this.clientGone()) throw new ClientDisconnected()
   }
 
-  /** Calls the body's close() exactly once (checklist D7). */
+  /** Calls the body's close() exactly once (PEP 3333; wsgiref's close). */
   protected closeResult (): void {
     const result = this.result
     this.result = null
@@ -457,7 +457,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     }
   }
 
-  /** What to do with an error of the app or the transport (wsgiref's handle_error, checklist A2-A4). */
+  /** What to do with an error of the app or the transport (wsgiref's handle_error; docs/conformance.md A2-A4). */
   protected handleError (thrown: unknown): void {
     const err = thrown instanceof Error ? thrown : new FST_WSGI_APP_THREW_NON_ERROR(describeValue(thrown))
     if (err instanceof ClientDisconnected || (this.clientGone() && isDisconnect(err))) {
@@ -473,7 +473,7 @@ export abstract class BaseHandler<Input extends AnyWsgiInput = WsgiInput> {
     try {
       this.errorOutput(err)
     } catch (outputErr) {
-      // A4: the error response failed too; give up on this connection only.
+      // The error response failed too: give up on this connection only; the server serves on.
       this.logException(outputErr, 'Sending the error response failed')
       this.abortResponse()
     }

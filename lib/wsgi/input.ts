@@ -8,7 +8,7 @@ const LF = 0x0a
 
 /**
  * `wsgi.input` over a fully received body (`input: 'buffer'`): the file-like
- * API legacy handlers expect (checklist F1), synchronous. Reads never go past
+ * API legacy handlers expect (PEP 3333 "Input and Error Streams"), synchronous. Reads never go past
  * the end of this request's body.
  */
 export class BufferedInput implements WsgiInput {

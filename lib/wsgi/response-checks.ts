@@ -6,7 +6,7 @@ import {
   FST_WSGI_INVALID_STATUS
 } from '../errors.js'
 
-// Validation of what an app passes to startResponse (checklist C2-C4), written
+// Validation of what an app passes to startResponse (wsgiref's start_response asserts, and RFC 9110), written
 // as table lookups because it runs on every request.
 
 // RFC 9110 token characters: what a header name may consist of.
@@ -54,7 +54,7 @@ export function parseStatus (status: unknown): number {
   if (typeof status !== 'string') {
     throw new FST_WSGI_INVALID_STATUS(describeValue(status), 'status must be a string')
   }
-  // wsgiref: at least 4 characters, 3 digits, then a space (C2).
+  // wsgiref: at least 4 characters, 3 digits, then a space.
   if (status.length < 4 || status.charCodeAt(3) !== 0x20) {
     throw new FST_WSGI_INVALID_STATUS(JSON.stringify(status), 'expected three digits, a space and a reason phrase, like "200 OK"')
   }
@@ -92,7 +92,7 @@ export interface HeaderFacts {
 const facts: HeaderFacts = { contentLength: -1, hasDate: false, hasServer: false, hasContentType: false }
 
 /**
- * Validates a startResponse header list (C3, C4) and reports the headers the handler cares about,
+ * Validates a startResponse header list (string pairs, token names, no CR/LF/NUL, no hop-by-hop) and reports the headers the handler cares about,
  * in an object that is only valid until the next call.
  */
 export function checkResponseHeaders (headers: unknown): Readonly<HeaderFacts> {
@@ -124,7 +124,7 @@ const UNCHECKED = Symbol('unchecked')
 const checkedNames: unknown[] = new Array(CHECKED_LIMIT).fill(UNCHECKED)
 const checkedValues: unknown[] = new Array(CHECKED_LIMIT).fill(UNCHECKED)
 
-/** Checks a header's name and value (C3, C4), and remembers them as valid at their position. */
+/** Checks a header's name and value, and remembers them as valid at their position. */
 function checkPair (pair: unknown[], name: unknown, value: unknown, index: number): void {
   if (typeof name !== 'string' || typeof value !== 'string') {
     throw new FST_WSGI_INVALID_HEADER(`${describeValue(pair)}: header names and values must be strings`)

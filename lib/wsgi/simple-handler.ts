@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream'
 import type { Chunk, Environ, WsgiApp, WsgiErrors, WsgiInput } from '../../types/protocol.js'
 import { BaseHandler, isDisconnect } from './handler.js'
 import { fileWrapper } from './file-wrapper.js'
+import { drainOrClose } from './drain.js'
 import { BufferedInput } from './input.js'
 import { StreamInput } from './stream-input.js'
 import { WSGI_VERSION, guessScheme } from './util.js'
@@ -152,16 +153,7 @@ export class SimpleHandler extends BaseHandler<WsgiInput> {
   }
 
   protected waitForDrain (): Promise<void> {
-    const stdout = this.stdout
-    return new Promise((resolve) => {
-      const done = (): void => {
-        stdout.off('drain', done)
-        stdout.off('close', done)
-        resolve()
-      }
-      stdout.on('drain', done)
-      stdout.on('close', done)
-    })
+    return drainOrClose(this.stdout)
   }
 
   protected endResponse (chunk?: Chunk): void {
