@@ -51,6 +51,6 @@ export const FST_WSGI_CONTENT_LENGTH_MISMATCH = createError<[number, string]>(
 export const FST_WSGI_EARLY_HINTS = createError<[string]>(
   'FST_WSGI_EARLY_HINTS', 'fastify.earlyHints() cannot send 103 Early Hints: %s', 500)
 
-// wsgiref.validate: a rule of PEP 3333 broken by the app or by the server (lib/validate.ts).
+// wsgiref.validate: a rule of PEP 3333 broken by the app or by the server (lib/wsgi/validate.ts).
 export const WsgiValidationError = createError<[string]>(
   'FST_WSGI_VALIDATION', 'WSGI validation: %s', 500)

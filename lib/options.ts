@@ -5,6 +5,7 @@ import { describeValue } from './wsgi/values.js'
 import { FST_WSGI_INVALID_OPTION } from './errors.js'
 import { SERVER_SOFTWARE } from './version.js'
 import type { ServerLifecycle } from './connection/lifecycle.js'
+import { DEFAULT_LINGERING } from './connection/lingering-close.js'
 
 /** Options that shape how an app is run; accepted at registration and per reply.wsgi call. */
 export interface WsgiRunOptions {
@@ -87,6 +88,8 @@ interface OptionRule<T> {
   initial: (context: RegistrationContext) => T
   /** Also one of Fastify's own options: makeServer hands it to Fastify, and the plugin's default follows Fastify's. */
   fastifyOption?: true
+  /** `null` counts as not given (the option keeps the value it had). */
+  nullMeansUnset?: true
 }
 
 function oneOf<T extends string> (allowed: readonly T[], initial: T): OptionRule<T> {
@@ -130,23 +133,23 @@ const RUN_OPTIONS: { readonly [Name in keyof WsgiRunOptions]-?: OptionRule<RunSe
     initial: () => SERVER_SOFTWARE
   },
   input: oneOf(['buffer', 'stream'], 'buffer'),
-  bodyLimit: { check: checkCount, initial: (context) => context.bodyLimit, fastifyOption: true },
+  bodyLimit: { check: checkCount, initial: (context) => context.bodyLimit, fastifyOption: true, nullMeansUnset: true },
   pathEncoding: oneOf(['latin1', 'utf8'], 'latin1'),
   dropUnderscoreHeaders: boolean(true),
   baseEnviron: {
-    // null: no base environ, also where a parent scope had one.
     check (value, name) {
-      if (value !== null && (typeof value !== 'object' || Array.isArray(value))) invalid(name, 'a plain object', value)
-      return value as Record<string, unknown> | null
+      if (typeof value !== 'object' || Array.isArray(value)) invalid(name, 'a plain object', value)
+      return value as Record<string, unknown>
     },
-    initial: () => null
+    initial: () => null,
+    nullMeansUnset: true
   },
   multiprocess: boolean(() => cluster.isWorker),
   validate: boolean(false),
   onSendHooks: boolean(false),
   signal: boolean(false),
-  lingeringTime: count(2000),
-  lingeringLimit: count(16 * 1024 * 1024)
+  lingeringTime: count(DEFAULT_LINGERING.lingeringTime),
+  lingeringLimit: count(DEFAULT_LINGERING.lingeringLimit)
 }
 
 /** What the settings keep of an option: its type without `undefined` (baseEnviron: null when not given). */
@@ -196,7 +199,8 @@ export function resolveSettings (options: WsgiRunOptions, defaults: HandlerSetti
   const settings = { ...defaults }
   for (const name of RUN_OPTION_NAMES) {
     const value = options[name]
-    if (value !== undefined) (settings as Record<string, unknown>)[name] = RUN_OPTIONS[name].check(value, name)
+    const rule = RUN_OPTIONS[name]
+    if (value !== undefined && (value !== null || rule.nullMeansUnset !== true)) (settings as Record<string, unknown>)[name] = rule.check(value, name)
   }
   return settings
 }

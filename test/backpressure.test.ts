@@ -1,4 +1,4 @@
-// Writing the body with backpressure over real sockets (checklist D10; test_wsgiref's
+// Writing the body with backpressure over real sockets (docs/conformance.md D10; test_wsgiref's
 // test_interrupted_write), and what an aborted response does to a client that stopped reading.
 import { test } from 'tap'
 import { connect, type Socket } from 'node:net'

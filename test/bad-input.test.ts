@@ -146,7 +146,7 @@ const rows: Row[] = [
   },
   {
     name: 'a non-UTF-8 escape (%E9) is refused by the router',
-    why: 'the router decodes as UTF-8 before any plugin runs (DESIGN.md §3); wsgiRewriteUrl lets it through',
+    why: 'the router decodes as UTF-8 before any plugin runs (docs/environ.md); wsgiRewriteUrl lets it through',
     request: get('/m/caf%E9'),
     status: 400,
     appRuns: false,
@@ -243,7 +243,7 @@ const rows: Row[] = [
   },
   {
     name: 'PROPFIND added with addHttpMethod before registering reaches the app with its body',
-    why: 'DESIGN.md §3: WebDAV methods are the user\'s to add, before the mount registers',
+    why: 'README (Mount or reply.wsgi): WebDAV methods are the user\'s to add, before the mount registers',
     request: `PROPFIND /m/dav HTTP/1.1\r\nHost: x\r\nDepth: 1\r\nContent-Type: application/xml\r\nContent-Length: 9\r\n${CLOSE}\r\n<propfind`,
     status: 200,
     appRuns: true,

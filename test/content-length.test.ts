@@ -1,4 +1,4 @@
-// A declared Content-Length is enforced on the wire (checklist D8), over raw sockets.
+// A declared Content-Length is enforced on the wire (docs/conformance.md D8), over raw sockets.
 import { test } from 'tap'
 import type { WsgiApp } from '../lib/index.js'
 import { listenWithMount, parseHead, rawExchange } from './helpers/server.js'

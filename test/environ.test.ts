@@ -1,4 +1,4 @@
-// The environ (checklist B1-B6, DESIGN.md §3), checked over real sockets: undici for ordinary
+// The environ (docs/conformance.md B1-B6), checked over real sockets: undici for ordinary
 // requests, raw `net` writes where the exact bytes on the wire matter.
 import { test } from 'tap'
 import { connect } from 'node:net'
@@ -329,7 +329,7 @@ test('B3: PATH_INFO is percent-decoded byte-per-char (latin-1)', bounded, async 
 // PEP 3333 and wsgiref's test_cp1252_url want non-UTF-8 bytes of the path in PATH_INFO, one
 // character each. A raw byte >= 0x80 in the target never reaches Fastify: Node's llhttp answers 400
 // (HPE_INVALID_URL), even with insecureHTTPParser. Escapes the router cannot decode as UTF-8 are
-// refused with 400 FST_ERR_BAD_URL (DESIGN.md §3) unless the server uses wsgiRewriteUrl. Those
+// refused with 400 FST_ERR_BAD_URL (docs/environ.md) unless the server uses wsgiRewriteUrl. Those
 // refusals, absolute-form targets, duplicate and underscore headers are rows of bad-input.test.ts.
 test('B3: with wsgiRewriteUrl, a non-UTF-8 escape (%E9, cp1252) reaches PATH_INFO as one character', bounded, async (t) => {
   const { port } = await listenWithMount(t, { prefix: '/legacy', app: dumpApp() }, { rewriteUrl: wsgiRewriteUrl })
@@ -492,4 +492,22 @@ test('extension keys fastify.request and fastify.reply are this request\'s Fasti
   t.ok(hookRequest !== undefined && hookReply !== undefined)
   t.equal(seen?.['fastify.request'], hookRequest)
   t.equal(seen?.['fastify.reply'], hookReply)
+})
+
+test('a request that cannot become an environ is refused before its body is read: 400 at once, and the connection closes', bounded, async (t) => {
+  const calls = { count: 0 }
+  const { port } = await listenWithMount(t, { prefix: '/legacy', app: dumpApp(calls) })
+  const socket = connect({ port, host: '127.0.0.1' })
+  t.teardown(() => { socket.destroy() })
+  let text = ''
+  socket.setEncoding('latin1')
+  socket.on('data', (chunk: string) => { text += chunk })
+  // A second Host makes the environ ambiguous. The body is declared and never sent: the answer may not wait for it.
+  socket.write('POST /legacy/ HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Type: text/plain\r\nContent-Length: 500000\r\n\r\n')
+  await new Promise((resolve) => socket.once('end', resolve))
+  const { statusLine, headers, body } = parseHead(text)
+  t.equal(statusLine, 'HTTP/1.1 400 Bad Request')
+  t.equal(headers.connection, 'close', 'more than a small rest of the body is unread')
+  t.match(body, /FST_WSGI_BAD_REQUEST/)
+  t.equal(calls.count, 0, 'the app never ran')
 })

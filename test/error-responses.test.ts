@@ -1,4 +1,4 @@
-// What the client and the log see when an app misbehaves (checklist A1-A4, C2-C6, D1-D2), over
+// What the client and the log see when an app misbehaves (docs/conformance.md A1-A4, C2-C6, D1-D2), over
 // real sockets: a clean 500 before any byte, an incomplete response after, and a server that goes on.
 import { test } from 'tap'
 import { request } from 'undici'

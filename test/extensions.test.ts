@@ -1,4 +1,4 @@
-// fastify-wsgi's environ extensions: fastify.signal (option signal: true) and fastify.earlyHints (DESIGN.md §3).
+// fastify-wsgi's environ extensions: fastify.signal (option signal: true) and fastify.earlyHints (docs/environ.md).
 import { test } from 'tap'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'

@@ -1,5 +1,5 @@
 // Real Fastify plugins in front of mounted apps: their headers and answers reach the client
-// on the default reply.raw path (DESIGN.md §4; the @fastify/express complaints #13, #20, #26).
+// on the default reply.raw path (docs/hooks-and-plugins.md; the @fastify/express complaints #13, #20, #26).
 import { test, type Test } from 'tap'
 import { request } from 'undici'
 import fastifyCors from '@fastify/cors'

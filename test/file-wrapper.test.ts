@@ -1,4 +1,4 @@
-// wsgi.file_wrapper (checklist E1), after test_wsgiref's testFileWrapper.
+// wsgi.file_wrapper (docs/conformance.md E1), after test_wsgiref's testFileWrapper.
 import { test } from 'tap'
 import { Readable } from 'node:stream'
 import { FileWrapper, type WsgiApp } from '../lib/index.js'

@@ -1,4 +1,4 @@
-// Headers that Fastify hooks and plugins set before the app runs reach the client (DESIGN.md §4).
+// Headers that Fastify hooks and plugins set before the app runs reach the client (docs/hooks-and-plugins.md).
 import { test } from 'tap'
 import { request } from 'undici'
 import type { WsgiApp } from '../lib/index.js'

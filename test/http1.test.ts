@@ -1,4 +1,4 @@
-// HTTP/1.0 and HTTP/1.1 connection handling over raw sockets (checklist D5, D9).
+// HTTP/1.0 and HTTP/1.1 connection handling over raw sockets (docs/conformance.md D5, D9).
 import { test } from 'tap'
 import { connect } from 'node:net'
 import { request, Client } from 'undici'

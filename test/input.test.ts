@@ -1,4 +1,4 @@
-// wsgi.input in the default `input: 'buffer'` mode (checklist F1) and wsgi.errors (G1), over
+// wsgi.input in the default `input: 'buffer'` mode (docs/conformance.md F1) and wsgi.errors (G1), over
 // real sockets: undici for ordinary requests, raw `net` writes where framing matters.
 import { test } from 'tap'
 import { connect } from 'node:net'

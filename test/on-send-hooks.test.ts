@@ -1,5 +1,5 @@
 // onSendHooks: the response goes through reply.send, so Fastify's onSend hooks see it,
-// and every rule of the reply.raw path still holds (DESIGN.md §4).
+// and every rule of the reply.raw path still holds (docs/hooks-and-plugins.md).
 import { test } from 'tap'
 import { request } from 'undici'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'

@@ -35,3 +35,11 @@ test('docs/options.md has a section for every run option, and the README\'s opti
     t.match(readme, new RegExp(`^\\| \\[\`${name}\`\\]\\(https://[^)]+/docs/options\\.md#${name.toLowerCase()}\\)`, 'm'), `README: ${name}`)
   }
 })
+
+test('null counts as not given for bodyLimit and baseEnviron, as it always did; for the others it is refused', async (t) => {
+  const base = resolveSettings({ bodyLimit: 10, baseEnviron: { X: '1' } }, defaultSettings(1024, lifecycle))
+  const child = resolveSettings({ bodyLimit: null, baseEnviron: null } as unknown as Parameters<typeof resolveSettings>[0], base)
+  t.equal(child.bodyLimit, 10)
+  t.same(child.baseEnviron, { X: '1' })
+  t.throws(() => resolveSettings({ input: null } as unknown as Parameters<typeof resolveSettings>[0], base), { code: 'FST_WSGI_INVALID_OPTION' })
+})

@@ -87,7 +87,8 @@ t.test('the README, docs/*.md and benchmarks/README.md link to the repository by
   for (const page of pages) {
     const markdown = readFileSync(join(ROOT, page), 'utf8')
     const prose = markdown.replace(/^```[\s\S]*?^```/gm, '').replace(/`[^`\n]*`/g, '')
-    const links = [...prose.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1])
+    // Inline links, and the targets of reference-style definitions (`[name]: https://…`).
+    const links = [...prose.matchAll(/\]\(([^)\s]+)\)|^ {0,3}\[[^\]]+\]:[ \t]*(\S+)/gm)].map((match) => match[1] ?? match[2])
     if (page === 'README.md') t.ok(links.some((link) => link.startsWith(base)), `README.md links to files on ${base}`)
     for (const link of links) {
       const [path, anchor] = link.startsWith(base) ? link.slice(base.length).split('#') : link.startsWith('#') ? [page, link.slice(1)] : []

@@ -1,4 +1,4 @@
-// The preamble on the wire (checklist D6): Date and Server, each exactly once.
+// The preamble on the wire (docs/conformance.md D6): Date and Server, each exactly once.
 import { test } from 'tap'
 import type { ResponseHeader, WsgiApp } from '../lib/index.js'
 import { listenWithMount, rawExchange } from './helpers/server.js'

@@ -1,4 +1,4 @@
-// Property-based tests (DESIGN.md §7, issue #7): random apps against random clients over real
+// Property-based tests (the robustness bar: no input crashes the server or leaks a body): random apps against random clients over real
 // sockets, on one shared server. No input, app behaviour or client behaviour may crash the server,
 // hang a client, or leak a body unclosed.
 //

@@ -1,4 +1,4 @@
-// Request headers into the environ (checklist B4, B5), through both paths: the store compiled
+// Request headers into the environ (docs/conformance.md B4, B5), through both paths: the store compiled
 // for a sequence of names and the generic copy (past the bounds, or where code generation is
 // disallowed). Each is checked against a plain model of the rules.
 import { execFile } from 'node:child_process'
@@ -10,7 +10,7 @@ import { addRequestHeaders } from '../lib/fastify/request-headers.js'
 
 type Outcome = Record<string, unknown> | { error: string }
 
-/** The rules as the checklist states them, one header at a time. */
+/** The rules as docs/conformance.md states them (B4, B5), one header at a time. */
 function model (rawHeaders: string[], dropUnderscore: boolean): Outcome {
   const environ: Record<string, string> = {}
   for (let i = 0; i < rawHeaders.length; i += 2) {

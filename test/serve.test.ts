@@ -145,7 +145,8 @@ test('requestTimeout also bounds a body that arrives too slowly (Fastify alone b
 test('on a Fastify older than 5.10 makeServer says which version it needs and which it found', async (t) => {
   // Fastify 5.9 as makeServer sees it: no LogController export; an instance tells its version.
   const fastify59 = (): { version: string } => ({ version: '5.9.0' })
-  const accessLog59 = await t.mockImport('../lib/server/access-log.js', { fastify: { default: fastify59 } })
+  const version59 = await t.mockImport('../lib/server/fastify-version.js', { fastify: { default: fastify59 } })
+  const accessLog59 = await t.mockImport('../lib/server/access-log.js', { '../lib/server/fastify-version.js': version59 })
   const serve59 = await t.mockImport<typeof import('../lib/server/make-server.js')>('../lib/server/make-server.js', {
     fastify: { default: fastify59 },
     '../lib/server/access-log.js': accessLog59

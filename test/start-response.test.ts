@@ -1,4 +1,4 @@
-// startResponse validation (checklist C2-C4): table-driven, through BaseHandler.
+// startResponse validation (docs/conformance.md C2-C4): table-driven, through BaseHandler.
 import { test } from 'tap'
 import type { ResponseHeader } from '../lib/index.js'
 import { isHopByHop } from '../lib/index.js'

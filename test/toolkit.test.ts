@@ -1,5 +1,5 @@
 // wsgiref.util and wsgiref.headers, ported: the cases of CPython's test_wsgiref UtilityTests and
-// HeaderTests, in our own words (checklist H1, H2).
+// HeaderTests, in our own words (docs/conformance.md H1, H2).
 import { test } from 'tap'
 import { Headers, applicationUri, guessScheme, requestUri, setupTestingDefaults, shiftPathInfo } from '../lib/index.js'
 

@@ -2,7 +2,7 @@
 // `fastify-wsgi [options] module[:export]`: gunicorn's `gunicorn module:app` for WSGI-style apps.
 // One process serves (makeServer), or a node:cluster primary supervises --workers N of them.
 import cluster from 'node:cluster'
-import { checkFastifyVersion } from '../server/access-log.js'
+import { checkFastifyVersion } from '../server/fastify-version.js'
 import { parseCli, USAGE } from './args.js'
 import { serveHere, serveWorker } from './serve.js'
 import { Supervisor } from './supervisor.js'

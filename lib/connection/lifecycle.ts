@@ -4,6 +4,8 @@ import type { Server } from 'node:http'
 import type { Http2Session } from 'node:http2'
 import type { Socket } from 'node:net'
 
+// The one Fastify-aware file of this layer: it hooks the server's close() to track connection state.
+
 /**
  * What fastify.close() leaves to us (Fastify 5 on Node < 24). It refuses new
  * connections and answers requests arriving on open ones with

@@ -4,7 +4,7 @@ import { ClientDisconnected } from '../wsgi/handler.js'
 import type { FileWrapper } from '../wsgi/file-wrapper.js'
 import { drainOrClose } from '../wsgi/drain.js'
 import { addHookHeaders, groupRepeatedNames, headerObject, hookHeaders } from './response-headers.js'
-import { FastifyHandler } from './handler.js'
+import { ReplyHandler } from './reply-handler.js'
 
 /**
  * The default transport: the response is written on `reply.raw` (Node's
@@ -12,7 +12,7 @@ import { FastifyHandler } from './handler.js'
  * Fastify's onSend hooks do not run. Headers that hooks set before the app
  * ran still go out with the app's. Files go by Node's stream fast path.
  */
-export class RawReplyHandler extends FastifyHandler {
+export class RawReplyHandler extends ReplyHandler {
   protected writeHead (statusCode: number, reason: string, headers: string[]): void {
     this.reply.hijack()
     const hooked = hookHeaders(this.reply)

@@ -15,8 +15,8 @@ import { SendReplyHandler } from './send-handler.js'
 // request refused), then the app run by the transport the settings choose.
 
 /**
- * Opens the environ (reading a buffered body first) and runs the app: the
- * whole per-request path. Returns a Promise only when the
+ * Makes the environ (refusing a request that cannot become one, then reading
+ * a buffered body) and runs the app: the whole per-request path. Returns a Promise only when the
  * response continues asynchronously; the server's close() waits for it.
  */
 export function runWsgi (request: FastifyRequest, reply: FastifyReply, app: WsgiApp<AnyWsgiInput>, settings: HandlerSettings): void | Promise<void> {

@@ -7,7 +7,7 @@ import { drainOrClose } from '../wsgi/drain.js'
 import { FST_WSGI_APP_FAILED } from '../errors.js'
 import { groupRepeatedNames, holdsHeaders } from './response-headers.js'
 import { replyHasNoSerializer, routeHasNoOnSendHooks, usesFastifyErrorPage } from './internals.js'
-import { FastifyHandler } from './handler.js'
+import { ReplyHandler } from './reply-handler.js'
 
 function noop (): void {}
 
@@ -19,7 +19,7 @@ function noop (): void {}
  * wire: it adds its own framing and, for a stream that fails before its first
  * byte went out, sends the error response.
  */
-export class SendReplyHandler extends FastifyHandler {
+export class SendReplyHandler extends ReplyHandler {
   /** The body stream handed to reply.send, once the first body bytes come. */
   private body: PassThrough | null = null
   /** The flat header list staged on the reply, taken back if an error response replaces it. */

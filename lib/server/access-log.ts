@@ -1,5 +1,5 @@
-import Fastify, { type FastifyReply, type FastifyRequest, type LogController } from 'fastify'
-import { FST_WSGI_FASTIFY_VERSION } from '../errors.js'
+import type { FastifyReply, FastifyRequest, LogController } from 'fastify'
+import { checkFastifyVersion } from './fastify-version.js'
 import { isHttp2 } from '../connection/protocol.js'
 
 /** Bytes already written on each HTTP/1.x connection, to tell one response's share. */
@@ -20,18 +20,6 @@ function responseBytes (request: FastifyRequest, reply: FastifyReply): number | 
   const before = connectionBytes.get(socket) ?? 0
   connectionBytes.set(socket, socket.bytesWritten)
   return socket.bytesWritten - before
-}
-
-/**
- * Fastify's LogController, which the access log extends: the reason makeServer
- * needs Fastify 5.10. The plugin itself still loads on any Fastify 5, so an
- * older one is refused here, by version, rather than with "Class extends value undefined".
- */
-export function checkFastifyVersion (): typeof LogController {
-  const controller = (Fastify as unknown as { LogController?: typeof LogController }).LogController
-  // An instance is the one place an older Fastify tells its version.
-  if (controller === undefined) throw new FST_WSGI_FASTIFY_VERSION(Fastify().version)
-  return controller
 }
 
 type AccessLog = LogController

@@ -1,6 +1,5 @@
 import type { ResponseHeader } from '../../types/protocol.js'
-import { isToken } from './response-checks.js'
-import { describeValue } from './values.js'
+import { describeValue, isToken } from './values.js'
 import { FST_WSGI_INVALID_HEADER } from '../errors.js'
 
 // Control characters (C0 and DEL) are refused, as wsgiref.headers does; a tab is fine in a value

@@ -1,5 +1,5 @@
 import { isHopByHop } from './util.js'
-import { describeValue } from './values.js'
+import { describeValue, isToken } from './values.js'
 import {
   FST_WSGI_HOP_BY_HOP_HEADER,
   FST_WSGI_INVALID_HEADER,
@@ -8,21 +8,6 @@ import {
 
 // Validation of what an app passes to startResponse (wsgiref's start_response asserts, and RFC 9110), written
 // as table lookups because it runs on every request.
-
-// RFC 9110 token characters: what a header name may consist of.
-const TOKEN = new Uint8Array(128)
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
-  TOKEN[c.charCodeAt(0)] = 1
-}
-
-export function isToken (text: string): boolean {
-  if (text.length === 0) return false
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code > 127 || TOKEN[code] === 0) return false
-  }
-  return true
-}
 
 /**
  * Index of the first character Node would refuse in a header value or reason

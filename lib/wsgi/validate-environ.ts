@@ -1,6 +1,5 @@
 import type { WsgiErrors } from '../../types/protocol.js'
-import { isToken } from './response-checks.js'
-import { describeValue, isThenable } from './values.js'
+import { describeValue, isThenable, isToken } from './values.js'
 import { WsgiValidationError } from '../errors.js'
 
 // The server's side of wsgiref.validate: the environ it builds, and the

@@ -29,6 +29,8 @@ function checkStatus (status: unknown): number {
   return Number(code)
 }
 
+// wsgiref.validate's rules, stricter than the handler's own checks (checkResponseHeaders) on purpose:
+// they flag what PEP 3333 forbids or discourages even where the handler could send it.
 function lintHeaders (headers: unknown): asserts headers is Array<[string, string]> {
   if (!Array.isArray(headers)) fail(`the headers must be an array of [name, value] pairs, got ${describeValue(headers)}${headersObjectHint(headers)}`)
   for (const header of headers) {

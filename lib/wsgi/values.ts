@@ -17,3 +17,18 @@ export function describeValue (value: unknown): string {
 export function isThenable (value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 }
+
+// RFC 9110 token characters: what a header name may consist of.
+const TOKEN = new Uint8Array(128)
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TOKEN[c.charCodeAt(0)] = 1
+}
+
+export function isToken (text: string): boolean {
+  if (text.length === 0) return false
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code > 127 || TOKEN[code] === 0) return false
+  }
+  return true
+}

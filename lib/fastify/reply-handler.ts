@@ -48,7 +48,7 @@ function isClientErrorOfOurs (err: Error): boolean {
  * connection's fate, logging, the error page, cutting a response short).
  * RawReplyHandler writes `reply.raw`; SendReplyHandler goes through `reply.send`.
  */
-export abstract class FastifyHandler extends BaseHandler<AnyWsgiInput> {
+export abstract class ReplyHandler extends BaseHandler<AnyWsgiInput> {
   protected readonly request: FastifyRequest
   protected readonly reply: FastifyReply
   protected readonly res: ServerResponse
@@ -176,7 +176,7 @@ export abstract class FastifyHandler extends BaseHandler<AnyWsgiInput> {
 }
 
 // Node's ServerResponse adds Date itself unless the app sent one (wsgiref adds Date only where the server does not).
-FastifyHandler.prototype.addDate = false
+ReplyHandler.prototype.addDate = false
 
 /**
  * Closes the connection after this response: with `Connection: close` while
