@@ -113,7 +113,7 @@ function refuseRequest (request: FastifyRequest, reply: FastifyReply, err: unkno
     reply.hijack()
     return
   }
-  // A refusal by the declared length has read nothing of the body yet; one while reading has no declared length.
+  // A refusal before the read (a declared length over the limit, a bad request) has read nothing of the body; one while reading has no declared length.
   if (closesBeforeBodyEnd(request.raw, 0, settings)) reply.header('connection', 'close')
   reply.send(err)
 }
