@@ -7,13 +7,13 @@ import { fileURLToPath } from 'node:url'
 
 const LIB = fileURLToPath(new URL('../lib/', import.meta.url))
 
-/** The layers, bottom-up: a file may import its own layer or one below. */
-const LAYERS = ['errors.ts', 'version.ts', 'wsgi/', 'connection/', 'options.ts', 'fastify/', 'server/', 'cli/', 'index.ts']
-const RANK: Record<string, number> = { 'errors.ts': 0, 'version.ts': 0, 'wsgi/': 1, 'connection/': 2, 'options.ts': 3, 'fastify/': 4, 'server/': 5, 'cli/': 6, 'index.ts': 7 }
+/** The layers, bottom-up, each a folder (`name/`) or a file: a file may import its own layer or one below. */
+const LAYERS = [['errors.ts', 'version.ts'], ['wsgi/'], ['connection/'], ['options.ts'], ['fastify/'], ['server/'], ['cli/'], ['index.ts']]
+const RANK = new Map(LAYERS.flatMap((names, rank) => names.map((name) => [name, rank] as const)))
 
 function layerOf (file: string): string {
-  const layer = LAYERS.find((name) => name.endsWith('/') ? file.startsWith(name) : file === name)
-  if (layer === undefined) throw new Error(`lib/${file} is in no layer: put it in a folder of ${LAYERS.join(', ')}`)
+  const layer = [...RANK.keys()].find((name) => name.endsWith('/') ? file.startsWith(name) : file === name)
+  if (layer === undefined) throw new Error(`lib/${file} is in no layer: put it in a folder of ${[...RANK.keys()].join(', ')}`)
   return layer
 }
 
@@ -46,7 +46,7 @@ test('every file of lib/ is in a layer, and imports only its own layer or those 
   for (const [file, { files }] of GRAPH) {
     for (const target of files) {
       t.ok(GRAPH.has(target), `lib/${file} imports lib/${target}, which exists`)
-      t.ok(RANK[layerOf(target)] <= RANK[layerOf(file)], `lib/${file} (${layerOf(file)}) may import lib/${target} (${layerOf(target)})`)
+      t.ok((RANK.get(layerOf(target)) as number) <= (RANK.get(layerOf(file)) as number), `lib/${file} (${layerOf(file)}) may import lib/${target} (${layerOf(target)})`)
     }
   }
 })
